@@ -1,0 +1,114 @@
+/**
+ * The only code that touches dnsmasq's hosts directory. Every write is a hidden temp file renamed over the
+ * target (dnsmasq skips dot-files, and sees one IN_MOVED_TO with the whole content); the directory itself is
+ * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, readdir, rename, unlink, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../core/errors.ts';
+import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX } from '../core/hostsdir.ts';
+
+/** Our records are < 32 bytes; a bigger file is not ours and is not read whole. */
+const MAX_RECORD_BYTES = 4096;
+const OVERSIZE = '\u0000(oversize)';
+
+export async function readDirectory(dir: string): Promise<DirectoryState> {
+  const state: DirectoryState = new Map();
+  const entries = await readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (e) => {
+      if (!e.isFile()) {
+        state.set(e.name, null);
+        return;
+      }
+      const path = join(dir, e.name);
+      const info = await lstat(path);
+      state.set(e.name, info.size > MAX_RECORD_BYTES ? OVERSIZE : await readFile(path, 'utf8'));
+    }),
+  );
+  return state;
+}
+
+/** A name we may create in the directory: one path segment, no NUL, not "." or "..". */
+export function checkName(name: string): void {
+  if (name.length === 0 || name.length > 255 || name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
+    throw new InputError('file name', name, 'not a plain file name inside the hosts directory');
+  }
+}
+
+let tempCounter = 0;
+
+export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
+  checkName(name);
+  const tmp = join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${randomBytes(3).toString('hex')}${TEMP_SUFFIX}`);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    // The umask must not make the record unreadable for dnsmasq's unprivileged user.
+    await fh.chmod(0o644);
+    await fh.writeFile(content);
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, join(dir, name));
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function removeFile(dir: string, name: string): Promise<void> {
+  checkName(name);
+  try {
+    await unlink(join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+export interface ApplyProgress {
+  done: number;
+  total: number;
+}
+
+/** Apply a plan: writes in the plan's order, then deletes. Bounded concurrency keeps the order mostly intact. */
+export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void): Promise<void> {
+  const total = plan.writes.length + plan.deletes.length;
+  let done = 0;
+  const step = Math.max(1, Math.floor(total / 20));
+  const tick = () => {
+    done++;
+    if (onProgress && (done % step === 0 || done === total)) onProgress({ done, total });
+  };
+  // Deny-before-allow must hold across the boundary, so each class is finished before the next starts.
+  const denyIndex = plan.writes.findIndex((w) => !w.content.endsWith(',ignore\n'));
+  const groups = denyIndex < 0 ? [plan.writes] : [plan.writes.slice(0, denyIndex), plan.writes.slice(denyIndex)];
+  for (const group of groups) await inBatches(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
+  await inBatches(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
+}
+
+const CONCURRENCY = 16;
+async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}
+
+/** Start-up purge (design §3): remove every file; a subdirectory is reported and left alone. */
+export async function purgeDirectory(dir: string): Promise<{ removed: number; skipped: string[] }> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const skipped: string[] = [];
+  let removed = 0;
+  await inBatches(entries, async (e) => {
+    if (e.isDirectory()) {
+      skipped.push(e.name);
+      return;
+    }
+    await removeFile(dir, e.name);
+    removed++;
+  });
+  return { removed, skipped };
+}

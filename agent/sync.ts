@@ -1,0 +1,40 @@
+/** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
+import { type DirectoryState, type Plan, applyPlan, diffDirectory } from '../core/hostsdir.ts';
+import type { Manifest } from '../core/manifest.ts';
+import { type ApplyProgress, applyPlanToDirectory, purgeDirectory, readDirectory } from './hostsdir-io.ts';
+
+export interface SyncOptions {
+  purge: boolean;
+  compactRemoved?: boolean;
+  /** The directory as the agent last left it; when given, the directory is not scanned. */
+  knownState?: DirectoryState;
+  onProgress?: (p: ApplyProgress) => void;
+}
+
+export interface SyncResult {
+  plan: Plan;
+  state: DirectoryState;
+  purged: number;
+  scanned: boolean;
+  durationMs: number;
+}
+
+export async function syncDirectory(dir: string, manifest: Manifest, options: SyncOptions): Promise<SyncResult> {
+  const started = performance.now();
+  let purged = 0;
+  let before: DirectoryState;
+  let scanned = false;
+  if (options.purge) {
+    purged = (await purgeDirectory(dir)).removed;
+    before = await readDirectory(dir); // whatever the purge had to leave (subdirectories) is reported as foreign
+    scanned = true;
+  } else if (options.knownState) {
+    before = options.knownState;
+  } else {
+    before = await readDirectory(dir);
+    scanned = true;
+  }
+  const plan = diffDirectory(manifest.policy, before, { compactRemoved: options.compactRemoved ?? false });
+  await applyPlanToDirectory(dir, plan, options.onProgress);
+  return { plan, state: applyPlan(before, plan), purged, scanned, durationMs: performance.now() - started };
+}

@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../../core/errors.ts';
+import { parseManifestBytes } from '../../core/manifest.ts';
+import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
+import { syncDirectory } from '../../agent/sync.ts';
+import { stat } from 'node:fs/promises';
+
+export interface AgentOnceOptions {
+  manifest: string;
+  hostsdir: string;
+  purge: boolean;
+  compact?: boolean;
+  service: ServiceConfig;
+}
+
+/** `pxe-filter agent once`: verify a manifest file, (purge,) sync the directory, start dnsmasq. */
+export async function agentOnceCommand(o: AgentOnceOptions) {
+  const bytes = await readFile(o.manifest).catch(() => {
+    throw new InputError('--manifest', o.manifest, 'cannot read file');
+  });
+  const manifest = parseManifestBytes(bytes, o.manifest);
+  const info = await stat(o.hostsdir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new InputError('--hostsdir', o.hostsdir, 'not an existing directory');
+  const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false });
+  const service = serviceControl(o.service);
+  if (result.plan.reloadNeeded && !o.purge) await service.reload();
+  await service.start();
+  return { manifest, result, service: service.description };
+}

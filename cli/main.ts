@@ -1,0 +1,126 @@
+/**
+ * `pxe-filter` command line (design §7, a stable contract). Exit status: 0 success; 2 bad input or
+ * configuration (one message on stderr, nothing written); 3 refused by the publish guard; 1 anything else.
+ */
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { ConfigError, GuardError, InputError } from '../core/errors.ts';
+import { agentOnceCommand } from './commands/agent-once.ts';
+import { computeCommand } from './commands/compute.ts';
+import { localRunCommand } from './commands/local-run.ts';
+import type { ServiceConfig } from '../agent/service.ts';
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const share = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('pxe-filter')
+    .description('MAC-address PXE filter for OpenStack Ironic (dnsmasq --dhcp-hostsdir)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('compute')
+    .description('compute the filter policy from Ironic exports and write a manifest')
+    .requiredOption('--site <site>', 'site name')
+    .requiredOption('--ports <file>', 'Ironic GET /v1/ports?detail=True page, or `openstack baremetal port list --long -f json` (repeat for pages)', collect)
+    .option('--nodes <file>', 'Ironic GET /v1/nodes?detail=True page, or `openstack baremetal node list --long -f json` (repeatable)', collect)
+    .option('--introspection <file>', 'ironic-inspector GET /v1/introspection (repeatable)', collect)
+    .addOption(new Option('--source <source>', 'what "inspecting" means (default: inspector if --introspection is given, else ironic)').choices(['inspector', 'ironic'] as const))
+    .option('--inspect-interfaces <list>', 'ironic source: inspect interfaces that count (default: agent)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--discovery', 'discovery is on (node_not_found_hook / [auto_discovery]enabled): unknown MACs always allowed')
+    .option('--deny-unknown-macs', 'never allow unknown or removed MACs (cannot be combined with --discovery)')
+    .option('--previous <file>', 'the manifest currently published (its generation is continued; unchanged policy writes nothing)')
+    .option('--force', 'publish even when the guard says the export looks broken')
+    .option('--max-change-share <share>', 'guard: largest share of known MACs that may vanish or flip at once (default 0.5)', share)
+    .requiredOption('--out <file>', 'where to write the manifest')
+    .action(async (o) => {
+      const r = await computeCommand(o);
+      const what = r.status === 'unchanged' ? `unchanged: generation ${r.generation} still current, nothing written` : `wrote generation ${r.generation} to ${r.out}`;
+      process.stdout.write(`${what} (allow ${r.allow}, deny ${r.deny}, unknown hosts ${r.unknownHosts})\n`);
+    });
+
+  const agent = program.command('agent').description('the PXE-host agent that keeps dnsmasq\'s hosts directory');
+  agent
+    .command('once')
+    .description('apply one manifest file to a hosts directory, then start dnsmasq')
+    .requiredOption('--manifest <file>', 'manifest file (from `compute`)')
+    .requiredOption('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory')
+    .option('--no-purge', 'keep the existing files (default: remove every entry first, as at agent start-up)')
+    .option('--compact', 'delete files of MACs Ironic no longer knows and reload dnsmasq (instead of rewriting them)')
+    .addOption(new Option('--service <mode>', 'how to control dnsmasq').choices(['none', 'systemctl', 'command'] as const).default('systemctl' as const))
+    .option('--unit <unit>', 'systemd unit of dnsmasq (service systemctl)', 'dnsmasq.service')
+    .option('--start-command <cmd>', 'shell command that starts dnsmasq (service command)', '')
+    .option('--stop-command <cmd>', 'shell command that stops dnsmasq (service command)', '')
+    .option('--reload-command <cmd>', 'shell command that makes dnsmasq re-read the directory (service command)', '')
+    .action(async (o) => {
+      const service: ServiceConfig =
+        o.service === 'none'
+          ? { mode: 'none' }
+          : o.service === 'systemctl'
+            ? { mode: 'systemctl', unit: o.unit }
+            : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
+      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, purge: o.purge, compact: o.compact ?? false, service });
+      const p = r.result.plan;
+      process.stdout.write(
+        `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${o.hostsdir}: ` +
+          `${p.writes.length} written, ${p.deletes.length} deleted, ${r.result.purged} purged, ${p.foreign.length} foreign` +
+          `${p.foreign.length ? ` (${p.foreign.slice(0, 5).map((f) => f.name).join(', ')})` : ''}; service ${r.service}\n`,
+      );
+    });
+
+  const local = program.command('local').description('the embedded local default: a directory plays S3 + SSM');
+  local
+    .command('run')
+    .description('export → compute → publish → agent apply, all on this machine')
+    .option('--example <dir>', 'directory with ports.json, nodes.json / introspection.json and settings.json', 'examples/dc1')
+    .option('--dir <dir>', 'where the local store and hosts directory live', '.local')
+    .option('--site <site>', 'site name', 'dc1')
+    .action(async (o) => {
+      const r = await localRunCommand(o);
+      const p = r.sync.plan;
+      const lines = [
+        `pxe-filter local run — site ${o.site}`,
+        `  export:    ${r.exportKey} (${r.exportIsNew ? 'new' : 'unchanged'}) — ${r.stats.ports} ports, ${r.stats.nodesInspecting} nodes inspecting`,
+        `  publish:   ${r.published.status === 'published' ? `published generation ${r.published.manifest.generation}` : `nothing new, generation ${r.published.manifest.generation} is current`}` +
+          ` (allow ${r.published.manifest.policy.allow.length}, deny ${r.published.manifest.policy.deny.length}, unknown hosts ${r.published.manifest.policy.unknownHosts})`,
+        `  agent:     ${p.writes.length} files written, ${p.deletes.length} deleted, ${p.counts.unchanged} unchanged, ${p.foreign.length} foreign (${Math.round(r.sync.durationMs)} ms)`,
+        `  hostsdir:  ${r.hostsdir}`,
+        `  store:     ${r.root}/store (objects/ = S3, parameters/ = SSM)`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  const e = err as { code?: string; exitCode?: number; message?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+    // Help and version are successes; commander already printed its usage error.
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+  }
+  if (err instanceof InputError || err instanceof ConfigError) {
+    process.stderr.write(`pxe-filter: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof GuardError) {
+    process.stderr.write(`pxe-filter: ${err.message}\n`);
+    return 3;
+  }
+  process.stderr.write(`pxe-filter: ${e.message ?? String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,95 @@
+/**
+ * Publishing (design §5): conditional write of the manifest object, then the pointer. The object is the
+ * source of truth for the generation; the pointer only ever moves forward and only to an object that exists.
+ */
+import { InputError } from '../core/errors.ts';
+import {
+  type GuardReport,
+  type Manifest,
+  type Pointer,
+  PointerSchema,
+  guardPolicy,
+  nextManifest,
+  parseManifestBytes,
+  serializeManifest,
+  sha256,
+} from '../core/manifest.ts';
+import type { Policy } from '../core/policy.ts';
+import type { GuardSettings } from '../core/settings.ts';
+import { parseWith } from '../core/zod-errors.ts';
+import { manifestKey, pointerParameter } from '../store/layout.ts';
+import type { Store } from '../store/store.ts';
+
+export interface PublishRequest {
+  store: Store;
+  site: string;
+  policy: Policy;
+  inputs: { key: string; sha256: string }[];
+  guard: GuardSettings;
+  force: boolean;
+  now: Date;
+}
+
+export interface PublishResult {
+  status: 'published' | 'unchanged';
+  manifest: Manifest;
+  pointer: Pointer;
+  guard: GuardReport;
+  /** The pointer lagged behind the object (a publish died between the two writes) and was moved. */
+  pointerRepaired: boolean;
+}
+
+export async function readPointer(store: Store, site: string): Promise<Pointer | undefined> {
+  const name = pointerParameter(site);
+  const text = await store.getParameter(name);
+  if (text === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new InputError(name, text, 'pointer is not JSON');
+  }
+  return parseWith(PointerSchema, doc, name);
+}
+
+/** The current manifest object of a site, with its version; throws if it exists but is not valid. */
+export async function readCurrentManifest(store: Store, site: string) {
+  const key = manifestKey(site);
+  const obj = await store.getObject(key);
+  if (!obj) return undefined;
+  return { object: obj, manifest: parseManifestBytes(obj.bytes, key) };
+}
+
+export async function publishPolicy(req: PublishRequest): Promise<PublishResult> {
+  const { store, site } = req;
+  const key = manifestKey(site);
+  const current = await readCurrentManifest(store, site);
+  const next = nextManifest(current?.manifest, { site, createdAt: req.now, inputs: req.inputs, policy: req.policy });
+  const guard = guardPolicy(current?.manifest.policy, next.manifest.policy, req.guard, req.force);
+
+  if (next.status === 'unchanged' && current) {
+    const pointer: Pointer = { site, generation: current.manifest.generation, key, versionId: current.object.versionId, sha256: sha256(current.object.bytes) };
+    const pointerRepaired = await movePointer(store, pointer);
+    return { status: 'unchanged', manifest: current.manifest, pointer, guard, pointerRepaired };
+  }
+  const bytes = serializeManifest(next.manifest);
+  // Conditional on the version we read: of two concurrent publishes of generation N+1 only one lands.
+  const put = await store.putObject(key, bytes, {
+    condition: current ? { ifMatch: current.object.etag } : { ifNoneMatch: '*' },
+    contentType: 'application/json',
+  });
+  const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: sha256(bytes) };
+  await movePointer(store, pointer);
+  return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false };
+}
+
+/** Move the pointer forward; never backwards (a slow publisher must not undo a newer one). */
+async function movePointer(store: Store, pointer: Pointer): Promise<boolean> {
+  const existing = await readPointer(store, pointer.site).catch(() => undefined);
+  if (existing && existing.generation > pointer.generation) return false;
+  if (existing && existing.generation === pointer.generation && existing.versionId === pointer.versionId && existing.sha256 === pointer.sha256) {
+    return false;
+  }
+  await store.putParameter(pointerParameter(pointer.site), JSON.stringify(pointer));
+  return true;
+}

@@ -1,0 +1,137 @@
+/**
+ * Schemas for the Ironic / ironic-inspector documents we accept (design §7), in both the REST API form
+ * and the `openstack baremetal … --long -f json` form. Unknown extra fields are accepted and dropped,
+ * because every Ironic release adds some; the fields we rely on are checked strictly.
+ */
+import { z } from 'zod';
+import { InputError } from './errors.ts';
+import { type Mac, tryParseMac } from './mac.ts';
+import { parseWith } from './zod-errors.ts';
+
+const macField = z.string().transform((value, ctx): Mac => {
+  const mac = tryParseMac(value);
+  if (!mac) {
+    ctx.addIssue({ code: 'custom', message: 'not a MAC address (expected six hex octets like 52:54:00:12:34:56)' });
+    return z.NEVER;
+  }
+  return mac;
+});
+const uuidish = z.string().min(1).max(255);
+
+export const ApiPortsPageSchema = z.object({
+  ports: z.array(z.object({ address: macField, node_uuid: uuidish.nullish() })),
+  next: z.string().optional(),
+});
+export const CliPortListSchema = z.array(z.object({ Address: macField, 'Node UUID': uuidish.nullish() }));
+
+export const ApiNodesPageSchema = z.object({
+  nodes: z.array(
+    z.object({
+      uuid: uuidish,
+      name: z.string().nullish(),
+      provision_state: z.string(),
+      inspect_interface: z.string().nullish(),
+    }),
+  ),
+  next: z.string().optional(),
+});
+export const CliNodeListSchema = z.array(
+  z.object({
+    UUID: uuidish,
+    Name: z.string().nullish(),
+    'Provisioning State': z.string(),
+    'Inspect Interface': z.string().nullish(),
+  }),
+);
+
+export const IntrospectionListSchema = z.object({
+  introspection: z.array(
+    z.object({ uuid: uuidish, finished: z.boolean(), state: z.string().nullish(), error: z.string().nullish() }),
+  ),
+  next: z.string().optional(),
+});
+
+export interface Port {
+  mac: Mac;
+  nodeUuid: string | null;
+}
+export interface Node {
+  uuid: string;
+  provisionState: string;
+  inspectInterface: string | null;
+}
+export interface Introspection {
+  uuid: string;
+  finished: boolean;
+}
+
+/** One export document as read from a file or object, with a label used in error messages. */
+export interface ExportDocument {
+  label: string;
+  body: unknown;
+}
+
+/**
+ * Ports from one or more documents (several API pages may be given). A MAC listed twice keeps every
+ * (mac, node) pair: Ironic forbids duplicates, so two entries only happen when pages were taken while a
+ * port moved; the policy allows such a MAC if any of its nodes is inspecting, like the reference does.
+ */
+export function parsePorts(docs: readonly ExportDocument[]): Port[] {
+  const out: Port[] = [];
+  for (const doc of docs) {
+    if (Array.isArray(doc.body)) {
+      for (const row of parseWith(CliPortListSchema, doc.body, doc.label)) {
+        out.push({ mac: row.Address, nodeUuid: row['Node UUID'] ?? null });
+      }
+    } else if (isObjectWith(doc.body, 'ports')) {
+      for (const row of parseWith(ApiPortsPageSchema, doc.body, doc.label).ports) {
+        out.push({ mac: row.address, nodeUuid: row.node_uuid ?? null });
+      }
+    } else {
+      throw new InputError(doc.label, kindOf(doc.body), 'not an Ironic port list (expected {"ports":[…]} or a CLI JSON array)');
+    }
+  }
+  return out;
+}
+
+export function parseNodes(docs: readonly ExportDocument[]): Node[] {
+  const out: Node[] = [];
+  for (const doc of docs) {
+    if (Array.isArray(doc.body)) {
+      for (const row of parseWith(CliNodeListSchema, doc.body, doc.label)) {
+        out.push({ uuid: row.UUID, provisionState: row['Provisioning State'], inspectInterface: row['Inspect Interface'] ?? null });
+      }
+    } else if (isObjectWith(doc.body, 'nodes')) {
+      for (const row of parseWith(ApiNodesPageSchema, doc.body, doc.label).nodes) {
+        out.push({ uuid: row.uuid, provisionState: row.provision_state, inspectInterface: row.inspect_interface ?? null });
+      }
+    } else {
+      throw new InputError(doc.label, kindOf(doc.body), 'not an Ironic node list (expected {"nodes":[…]} or a CLI JSON array)');
+    }
+  }
+  return out;
+}
+
+export function parseIntrospections(docs: readonly ExportDocument[]): Introspection[] {
+  const out: Introspection[] = [];
+  for (const doc of docs) {
+    if (!isObjectWith(doc.body, 'introspection')) {
+      throw new InputError(doc.label, kindOf(doc.body), 'not an ironic-inspector introspection list (expected {"introspection":[…]})');
+    }
+    for (const row of parseWith(IntrospectionListSchema, doc.body, doc.label).introspection) {
+      out.push({ uuid: row.uuid, finished: row.finished });
+    }
+  }
+  return out;
+}
+
+function isObjectWith(body: unknown, key: string): body is Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && key in body;
+}
+
+function kindOf(body: unknown): string {
+  if (body === null) return 'null';
+  if (Array.isArray(body)) return 'array';
+  if (typeof body === 'object') return `object with keys ${Object.keys(body).slice(0, 5).join(',') || '(none)'}`;
+  return typeof body;
+}

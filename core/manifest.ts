@@ -1,0 +1,223 @@
+/**
+ * The versioned manifest (design §5): build, canonicalise, digest, serialise, validate, verify.
+ * The bytes are the contract: the SSM pointer carries the sha256 of the exact bytes the agent must receive.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { GuardError, InputError } from './errors.ts';
+import { type Mac, compareMacs, isCanonicalMac } from './mac.ts';
+import type { Policy, Verdict } from './policy.ts';
+import { type GuardSettings, SiteNameSchema } from './settings.ts';
+import { parseWith } from './zod-errors.ts';
+
+export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+/** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex sha256');
+const canonicalMac = z.string().refine(isCanonicalMac, 'not a canonical MAC (lower-case hex octets joined by ":")');
+const verdict = z.enum(['allow', 'deny']);
+
+export const PolicySchema = z.strictObject({
+  unknownHosts: verdict,
+  removed: verdict,
+  allow: z.array(canonicalMac),
+  deny: z.array(canonicalMac),
+});
+
+export const ManifestSchema = z.strictObject({
+  schema: z.literal(MANIFEST_SCHEMA),
+  site: SiteNameSchema,
+  generation: z.number().int().min(1),
+  createdAt: z.iso.datetime(),
+  source: z.strictObject({
+    inputs: z.array(z.strictObject({ key: z.string().min(1).max(1024), sha256: sha256Hex })),
+  }),
+  policy: PolicySchema,
+  policyDigest: sha256Hex,
+});
+export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
+
+/** What SSM `/pxe-filter/<site>/current` holds. */
+export const PointerSchema = z.strictObject({
+  site: SiteNameSchema,
+  generation: z.number().int().min(1),
+  key: z.string().min(1).max(1024),
+  versionId: z.string().min(1).max(1024),
+  sha256: sha256Hex,
+});
+export type Pointer = z.output<typeof PointerSchema>;
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
+export function canonicalPolicy(policy: Policy): Policy {
+  const allow = [...new Set(policy.allow)].sort(compareMacs);
+  const allowSet = new Set(allow);
+  const deny = [...new Set(policy.deny)].filter((m) => !allowSet.has(m)).sort(compareMacs);
+  return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
+}
+
+export function policyDigest(policy: Policy): string {
+  const p = canonicalPolicy(policy);
+  return sha256(JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny }));
+}
+
+export interface ManifestInput {
+  site: string;
+  generation: number;
+  createdAt: Date;
+  inputs: { key: string; sha256: string }[];
+  policy: Policy;
+}
+
+export function buildManifest(input: ManifestInput): Manifest {
+  const policy = canonicalPolicy(input.policy);
+  return {
+    schema: MANIFEST_SCHEMA,
+    site: input.site,
+    generation: input.generation,
+    createdAt: input.createdAt.toISOString(),
+    source: { inputs: [...input.inputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) },
+    policy,
+    policyDigest: policyDigest(policy),
+  };
+}
+
+/** Canonical bytes: fixed key order, no whitespace, trailing newline. */
+export function serializeManifest(m: Manifest): Uint8Array {
+  const ordered = {
+    schema: m.schema,
+    site: m.site,
+    generation: m.generation,
+    createdAt: m.createdAt,
+    source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
+    policy: { unknownHosts: m.policy.unknownHosts, removed: m.policy.removed, allow: m.policy.allow, deny: m.policy.deny },
+    policyDigest: m.policyDigest,
+  };
+  return new TextEncoder().encode(`${JSON.stringify(ordered)}\n`);
+}
+
+/** Validate a manifest document: schema, canonical lists, digest. Throws InputError naming the field. */
+export function validateManifest(doc: unknown, label = 'manifest'): Manifest {
+  const m = parseWith(ManifestSchema, doc, label) as Manifest;
+  checkSortedUnique(m.policy.allow, `${label}.policy.allow`);
+  checkSortedUnique(m.policy.deny, `${label}.policy.deny`);
+  const allow = new Set(m.policy.allow);
+  const both = m.policy.deny.find((mac) => allow.has(mac));
+  if (both) throw new InputError(`${label}.policy.deny`, both, 'MAC is in both allow and deny');
+  const digest = policyDigest(m.policy);
+  if (digest !== m.policyDigest) throw new InputError(`${label}.policyDigest`, m.policyDigest, `does not match the policy (computed ${digest})`);
+  return m;
+}
+
+function checkSortedUnique(list: readonly Mac[], field: string): void {
+  for (let i = 1; i < list.length; i++) {
+    if (compareMacs(list[i - 1]!, list[i]!) >= 0) throw new InputError(`${field}[${i}]`, list[i], 'not sorted or duplicated');
+  }
+}
+
+/** Parse manifest bytes (no pointer check). */
+export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manifest {
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+    throw new InputError(label, `${bytes.byteLength} bytes`, `larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new InputError(label, `${bytes.byteLength} bytes`, `not UTF-8 JSON (${(err as Error).message})`);
+  }
+  return validateManifest(doc, label);
+}
+
+export interface VerifyExpectations {
+  site: string;
+  /** The generation already applied on this host: a lower one is a replay and is refused. */
+  appliedGeneration?: number;
+}
+
+/**
+ * Everything the agent checks before it writes a byte (design §5): the bytes match the pointer's sha256,
+ * the document is a valid canonical manifest of our site, and it is not older than what is applied.
+ */
+export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: VerifyExpectations): Manifest {
+  const actual = sha256(bytes);
+  if (actual !== pointer.sha256) {
+    throw new InputError('manifest.sha256', actual, `does not match the pointer (expected ${pointer.sha256}); bytes were altered or truncated`);
+  }
+  const m = parseManifestBytes(bytes);
+  if (m.site !== expect.site) throw new InputError('manifest.site', m.site, `is not this agent's site "${expect.site}"`);
+  if (m.generation !== pointer.generation) {
+    throw new InputError('manifest.generation', m.generation, `does not match the pointer generation ${pointer.generation}`);
+  }
+  if (expect.appliedGeneration !== undefined && m.generation < expect.appliedGeneration) {
+    throw new InputError('manifest.generation', m.generation, `is older than the applied generation ${expect.appliedGeneration} (replay refused)`);
+  }
+  return m;
+}
+
+export type NextManifest = { status: 'unchanged'; manifest: Manifest } | { status: 'changed'; manifest: Manifest };
+
+/** Generation rules: unchanged policy publishes nothing; a change is previous generation + 1. */
+export function nextManifest(previous: Manifest | undefined, input: Omit<ManifestInput, 'generation'>): NextManifest {
+  if (previous && previous.site !== input.site) {
+    throw new InputError('previous.site', previous.site, `is not the site being computed ("${input.site}")`);
+  }
+  if (previous && previous.policyDigest === policyDigest(input.policy)) return { status: 'unchanged', manifest: previous };
+  return { status: 'changed', manifest: buildManifest({ ...input, generation: (previous?.generation ?? 0) + 1 }) };
+}
+
+export interface GuardReport {
+  known: number;
+  vanished: number;
+  flipped: number;
+  share: number;
+}
+
+/** Count the previously known MACs that vanished from the export or changed verdict. */
+export function measureChange(previous: Policy | undefined, next: Policy): GuardReport {
+  if (!previous) return { known: 0, vanished: 0, flipped: 0, share: 0 };
+  const verdictOf = new Map<Mac, Verdict>();
+  for (const mac of next.allow) verdictOf.set(mac, 'allow');
+  for (const mac of next.deny) verdictOf.set(mac, 'deny');
+  let vanished = 0;
+  let flipped = 0;
+  const count = (macs: readonly Mac[], was: Verdict) => {
+    for (const mac of macs) {
+      const now = verdictOf.get(mac);
+      if (now === undefined) vanished++;
+      else if (now !== was) flipped++;
+    }
+  };
+  count(previous.allow, 'allow');
+  count(previous.deny, 'deny');
+  const known = previous.allow.length + previous.deny.length;
+  return { known, vanished, flipped, share: known === 0 ? 0 : (vanished + flipped) / known };
+}
+
+/**
+ * The publish guard (design §5): refuse an export that looks broken — no ports at all, or more than
+ * `maxChangeShare` of the known MACs vanished or flipped at once — unless forced.
+ */
+export function guardPolicy(previous: Policy | undefined, next: Policy, settings: GuardSettings, force: boolean): GuardReport {
+  const report = measureChange(previous, next);
+  if (force) return report;
+  if (next.allow.length + next.deny.length === 0) {
+    throw new GuardError('guard: the export has no ports; refusing to publish a policy that forgets every MAC (use --force if this is intended)', {
+      ...report,
+      ports: 0,
+    });
+  }
+  const changed = report.vanished + report.flipped;
+  if (changed >= Math.max(1, settings.minChangesToGuard) && report.share > settings.maxChangeShare) {
+    throw new GuardError(
+      `guard: ${changed} of ${report.known} known MACs changed at once (${report.vanished} vanished, ${report.flipped} flipped, ` +
+        `${(report.share * 100).toFixed(1)}% > ${(settings.maxChangeShare * 100).toFixed(1)}%); refusing to publish (use --force if this is intended)`,
+      { ...report },
+    );
+  }
+  return report;
+}

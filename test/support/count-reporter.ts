@@ -1,0 +1,29 @@
+/**
+ * Prints `N passed, N failed` (plus `, N skipped`) as the very last line, which is how CI here counts tests.
+ * A test file that fails to import has no tests; it counts as one failure so it can never pass unseen.
+ */
+import type { Reporter, TestModule } from 'vitest/node';
+
+export default class CountReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const mod of testModules) {
+      let tests = 0;
+      for (const test of mod.children.allTests()) {
+        tests++;
+        const state = test.result().state;
+        if (state === 'passed') passed++;
+        else if (state === 'failed') failed++;
+        else skipped++;
+      }
+      if (tests === 0 && mod.state() === 'failed') failed++;
+    }
+    failed += unhandledErrors.length;
+    // Printed after vitest's own summary so it is the closing line.
+    process.on('exit', () => {
+      process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    });
+  }
+}
