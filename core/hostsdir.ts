@@ -150,3 +150,44 @@ export function applyPlan(dir: DirectoryState, plan: Plan): DirectoryState {
 export function isEmptyPlan(plan: Plan): boolean {
   return plan.writes.length === 0 && plan.deletes.length === 0;
 }
+
+/** MACs whose verdict differs between two policies; `undefined` = no longer an Ironic port. */
+export function changedMacs(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> {
+  const before = new Map<Mac, Verdict>();
+  for (const mac of previous.allow) before.set(mac, 'allow');
+  for (const mac of previous.deny) before.set(mac, 'deny');
+  const changed = new Map<Mac, Verdict | undefined>();
+  const visit = (macs: readonly Mac[], verdict: Verdict) => {
+    for (const mac of macs) {
+      if (before.get(mac) !== verdict) changed.set(mac, verdict);
+      before.delete(mac);
+    }
+  };
+  visit(next.allow, 'allow');
+  visit(next.deny, 'deny');
+  for (const mac of before.keys()) changed.set(mac, undefined);
+  return changed;
+}
+
+/**
+ * The daemon's steady-state diff: `dir` is what applying `previous` left (held in memory), so only MACs whose
+ * verdict changed can need a write. Same result as `diffDirectory(next, dir)` — it runs that very function on the
+ * few affected entries — at the cost of a set comparison instead of a walk over every file.
+ * When the removed-MAC verdict flips, every removed file may change, so it falls back to the full diff.
+ */
+export function diffPolicyChange(previous: Policy, next: Policy, dir: DirectoryState, options: DiffOptions = {}): Plan {
+  if (previous.removed !== next.removed) return diffDirectory(next, dir, options);
+  const changed = changedMacs(previous, next);
+  const subDir: DirectoryState = new Map();
+  const wildcard = dir.get(UNKNOWN_HOSTS_FILE);
+  if (wildcard !== undefined) subDir.set(UNKNOWN_HOSTS_FILE, wildcard);
+  const sub: Policy = { unknownHosts: next.unknownHosts, removed: next.removed, allow: [], deny: [] };
+  for (const [mac, verdict] of changed) {
+    for (const name of [macFileName(mac), mac as string]) {
+      const content = dir.get(name);
+      if (content !== undefined) subDir.set(name, content);
+    }
+    if (verdict) sub[verdict].push(mac);
+  }
+  return diffDirectory(sub, subDir, options);
+}

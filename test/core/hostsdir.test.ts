@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DirectoryState, UNKNOWN_HOSTS_FILE, applyPlan, classifyEntry, diffDirectory, recordText, wildcardText } from '../../core/hostsdir.ts';
+import { type DirectoryState, UNKNOWN_HOSTS_FILE, applyPlan, classifyEntry, diffDirectory, diffPolicyChange, recordText, wildcardText } from '../../core/hostsdir.ts';
 import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
 
@@ -130,5 +130,41 @@ describe('diffDirectory', () => {
         if (firstAllow >= 0) expect(plan.writes.slice(firstAllow).every((w) => !w.content.endsWith(',ignore\n'))).toBe(true);
       }),
     );
+  });
+});
+
+describe('diffPolicyChange (steady-state incremental diff)', () => {
+  const macArb = fc.integer({ min: 0, max: 60 }).map(m);
+  const verdictArb = fc.constantFrom<Verdict>('allow', 'deny');
+  const policyArb = fc
+    .record({ allow: fc.uniqueArray(macArb), deny: fc.uniqueArray(macArb), unknown: verdictArb, removed: verdictArb })
+    .map(({ allow, deny, unknown, removed }) => {
+      const a = new Set(allow);
+      return policy({ allow: [...a].sort(compareMacs), deny: deny.filter((x) => !a.has(x)).sort(compareMacs), unknownHosts: unknown, removed });
+    });
+  const dirArb = fc.array(
+    fc.tuple(macArb, verdictArb, fc.boolean()).map(([mac, v, colon]) => [colon ? (mac as string) : macFileName(mac), recordText(mac, v)] as [string, string]),
+    { maxLength: 30 },
+  );
+
+  it('property: gives the same directory as the full diff when the directory is what the previous policy left', () => {
+    fc.assert(
+      fc.property(dirArb, policyArb, policyArb, fc.boolean(), (entries, prev, next, compact) => {
+        const start: DirectoryState = new Map(entries);
+        const applied = applyPlan(start, diffDirectory(prev, start, { compactRemoved: compact }));
+        const incremental = applyPlan(applied, diffPolicyChange(prev, next, applied, { compactRemoved: compact }));
+        const full = applyPlan(applied, diffDirectory(next, applied, { compactRemoved: compact }));
+        expect(new Map([...incremental].sort())).toEqual(new Map([...full].sort()));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('touches only the MACs that changed', () => {
+    const prev = policy({ allow: [m(1)], deny: [m(2), m(3)] });
+    const next = policy({ allow: [m(2)], deny: [m(1), m(3)] });
+    const dir = applyPlan(new Map(), diffDirectory(prev, new Map()));
+    const plan = diffPolicyChange(prev, next, dir);
+    expect(plan.writes.map((w) => w.name).sort()).toEqual(['52-54-00-00-00-01', '52-54-00-00-00-02']);
   });
 });

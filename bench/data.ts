@@ -1,0 +1,52 @@
+/** Deterministic bench inputs: N MACs, 2 % of them on inspecting nodes (one port per node). */
+import { buildManifest } from '../core/manifest.ts';
+import type { Mac } from '../core/mac.ts';
+import type { Policy } from '../core/policy.ts';
+
+export function macOf(i: number): Mac {
+  const b = [(i >>> 24) & 0xff, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff].map((x) => x.toString(16).padStart(2, '0'));
+  return `52:54:${b.join(':')}` as Mac;
+}
+
+export const isInspecting = (i: number) => i % 50 === 0;
+
+export function basePolicy(n: number): Policy {
+  const allow: Mac[] = [];
+  const deny: Mac[] = [];
+  for (let i = 0; i < n; i++) (isInspecting(i) ? allow : deny).push(macOf(i));
+  return { unknownHosts: 'allow', removed: 'allow', allow, deny };
+}
+
+/** The churn case: 50 flips, 25 ports removed from Ironic, 25 added. */
+export function churnedPolicy(n: number): Policy {
+  const base = basePolicy(n);
+  const allow = new Set(base.allow);
+  const deny = new Set(base.deny);
+  const step = Math.floor(n / 50);
+  for (let k = 0; k < 50; k++) {
+    const mac = macOf(k * step + 1);
+    if (allow.delete(mac)) deny.add(mac);
+    else if (deny.delete(mac)) allow.add(mac);
+  }
+  for (let k = 0; k < 25; k++) {
+    const mac = macOf(k * step + 3);
+    allow.delete(mac);
+    deny.delete(mac);
+  }
+  for (let k = 0; k < 25; k++) deny.add(macOf(n + k));
+  return { ...base, allow: [...allow], deny: [...deny] };
+}
+
+export function manifestFor(site: string, generation: number, policy: Policy) {
+  return buildManifest({ site, generation, createdAt: new Date(0), inputs: [], policy });
+}
+
+/** Ironic API exports for N ports: one node per port, 2 % of the nodes in "inspect wait". */
+export function ironicExports(n: number) {
+  const nodeUuid = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+  const ports = { ports: Array.from({ length: n }, (_, i) => ({ uuid: nodeUuid(i + n), address: macOf(i), node_uuid: nodeUuid(i), pxe_enabled: true, extra: {} })) };
+  const nodes = {
+    nodes: Array.from({ length: n }, (_, i) => ({ uuid: nodeUuid(i), provision_state: isInspecting(i) ? 'inspect wait' : 'active', inspect_interface: 'agent' })),
+  };
+  return { ports, nodes };
+}
