@@ -2,7 +2,7 @@
  * The file protocol of dnsmasq's `--dhcp-hostsdir` (design §3) and the diff from a directory to a policy.
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
-import { type Mac, macFileName, macFromFileName } from './mac.ts';
+import { type Mac, compareMacs, isCanonicalMac, macFileName, macFromFileName } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const UNKNOWN_HOSTS_FILE = 'unknown_hosts_filter';
@@ -48,7 +48,7 @@ export function classifyEntry(name: string, content: string | null): Entry {
   return { kind: 'mac', name, mac: parsed.mac, style: parsed.style, verdict };
 }
 
-export type WriteReason = 'allow' | 'deny' | 'unknown-hosts' | 'removed' | 'adopt';
+export type WriteReason = 'allow' | 'deny' | 'unknown-hosts' | 'removed' | 'adopt' | 'shard';
 export interface FileWrite {
   name: string;
   content: string;
@@ -78,65 +78,106 @@ export interface DiffOptions {
   compactRemoved?: boolean;
 }
 
+/** Records of a multi-record (shard) file; `ok` false when a line is not exactly one of our records. */
+export function parseRecords(content: string): Map<Mac, Verdict> {
+  const records = new Map<Mac, Verdict>();
+  for (const line of content.split('\n')) {
+    if (line === '') continue;
+    const deny = line.endsWith(',ignore');
+    const mac = deny ? line.slice(0, -',ignore'.length) : line;
+    if (isCanonicalMac(mac) && !records.has(mac)) records.set(mac, deny ? 'deny' : 'allow');
+  }
+  return records;
+}
+
+export function recordsText(records: Iterable<readonly [Mac, Verdict]>): string {
+  return [...records]
+    .sort((a, b) => compareMacs(a[0], b[0]))
+    .map(([mac, v]) => recordText(mac, v))
+    .join('');
+}
+
+/** Shard files of the sharded layout (core/sharded.ts); in the per-MAC layout they are migrated away. */
+export const SHARD_NAME = /^shard-(\d{4})$/;
+
 /**
- * The exact file operations that turn `dir` into the policy. Nothing else is touched: foreign files are
- * reported, never changed; removed MACs are rewritten (or, when compacting, deleted with a reload).
+ * The exact file operations that turn `dir` into the policy (per-MAC layout). Nothing else is touched: foreign
+ * files are reported, never changed; removed MACs are rewritten (or, when compacting, deleted with a reload).
+ * Files of another layout (the reference's colon-named files, shard files) are adopted: first made to agree with
+ * the policy, then our files are written, then they are deleted — so no two files ever disagree about a MAC.
+ * `writes` is in apply order (the agent applies it sequentially): every adoption before any of our files (the
+ * no-disagreement rule needs that across multi-record files), revoking ones first; then every deny, then every
+ * allow, so an apply cut short never opened more than needed.
  */
 export function diffDirectory(policy: Policy, dir: DirectoryState, options: DiffOptions = {}): Plan {
   const want = new Map<Mac, Verdict>();
   for (const mac of policy.allow) want.set(mac, 'allow');
   for (const mac of policy.deny) want.set(mac, 'deny');
 
-  const dashed = new Map<Mac, Entry & { kind: 'mac' }>();
-  const colon = new Map<Mac, Entry & { kind: 'mac' }>();
+  const dashed = new Map<Mac, Verdict | undefined>();
+  const present = new Set<Mac>();
+  const legacy: { name: string; content: string; records: Map<Mac, Verdict | undefined> }[] = [];
   const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0, adopted: 0, unchanged: 0 } };
-  let wildcard: (Entry & { kind: 'wildcard' }) | undefined;
+  let wildcard: Verdict | undefined;
   for (const [name, content] of dir) {
+    if (content !== null && SHARD_NAME.test(name)) {
+      const records = parseRecords(content);
+      for (const mac of records.keys()) present.add(mac);
+      legacy.push({ name, content, records });
+      continue;
+    }
     const entry = classifyEntry(name, content);
-    if (entry.kind === 'mac') (entry.style === 'dashed' ? dashed : colon).set(entry.mac, entry);
-    else if (entry.kind === 'wildcard') wildcard = entry;
+    if (entry.kind === 'mac') {
+      present.add(entry.mac);
+      if (entry.style === 'dashed') dashed.set(entry.mac, entry.verdict);
+      else legacy.push({ name, content: content!, records: new Map([[entry.mac, entry.verdict]]) });
+    } else if (entry.kind === 'wildcard') wildcard = entry.verdict;
     else if (entry.kind === 'temp') plan.deletes.push({ name, reason: 'stale-temp' });
     else plan.foreign.push({ name: entry.name, reason: entry.reason });
   }
 
+  const desired = (mac: Mac): Verdict | undefined => want.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
+  const adoptRevoking: FileWrite[] = [];
+  const adoptGranting: FileWrite[] = [];
+  for (const l of legacy) {
+    const aligned: [Mac, Verdict][] = [...l.records].map(([mac, v]) => [mac, desired(mac) ?? v ?? policy.removed]);
+    const content = l.records.size === 1 && !SHARD_NAME.test(l.name) ? recordText(aligned[0]![0], aligned[0]![1]) : recordsText(aligned);
+    if (content !== l.content) (revokes(l.records, aligned) ? adoptRevoking : adoptGranting).push({ name: l.name, content, reason: 'adopt' });
+    plan.deletes.push({ name: l.name, reason: 'adopted' });
+    plan.counts.adopted += l.records.size;
+  }
+
   const writes: FileWrite[] = [];
   const settle = (mac: Mac, verdict: Verdict, reason: WriteReason) => {
-    const name = macFileName(mac);
-    const content = recordText(mac, verdict);
-    const old = colon.get(mac);
-    if (old) {
-      // Adopt a reference (colon-named) file: first make it agree, then write ours, then delete it, so
-      // that at no moment two files for one MAC disagree (dnsmasq reads them in undefined order).
-      if (old.verdict !== verdict) writes.push({ name: old.name, content, reason: 'adopt' });
-      plan.deletes.push({ name: old.name, reason: 'adopted' });
-      plan.counts.adopted++;
-    }
-    if (dashed.get(mac)?.verdict !== verdict) writes.push({ name, content, reason });
-    else if (!old) plan.counts.unchanged++;
+    if (dashed.get(mac) !== verdict) writes.push({ name: macFileName(mac), content: recordText(mac, verdict), reason });
+    else plan.counts.unchanged++;
   };
-
   for (const [mac, verdict] of want) {
     settle(mac, verdict, verdict);
     plan.counts[verdict]++;
   }
-  if (wildcard?.verdict !== policy.unknownHosts) {
+  if (wildcard !== policy.unknownHosts) {
     writes.push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
   }
-  for (const mac of new Set([...dashed.keys(), ...colon.keys()])) {
+  for (const mac of present) {
     if (want.has(mac)) continue;
     plan.counts.removed++;
     if (options.compactRemoved) {
-      for (const e of [dashed.get(mac), colon.get(mac)]) if (e) plan.deletes.push({ name: e.name, reason: 'compacted' });
+      if (dashed.has(mac)) plan.deletes.push({ name: macFileName(mac), reason: 'compacted' });
       plan.reloadNeeded = true;
     } else {
       settle(mac, policy.removed, 'removed');
     }
   }
-  // Deny before allow, so an apply interrupted half-way never opened more than the old and new policies both allow.
-  const denies = writes.filter((w) => verdictOfText(w.content) === 'deny');
-  const allows = writes.filter((w) => verdictOfText(w.content) === 'allow');
-  plan.writes = [...denies, ...allows];
+  const isDeny = (w: FileWrite) => verdictOfText(w.content) === 'deny';
+  plan.writes = [...adoptRevoking, ...adoptGranting, ...writes.filter(isDeny), ...writes.filter((w) => !isDeny(w))];
   return plan;
+}
+
+/** Does replacing `before` by `after` turn any record into a deny? Such writes go first (fail closed mid-apply). */
+export function revokes(before: ReadonlyMap<Mac, Verdict | undefined>, after: Iterable<readonly [Mac, Verdict]>): boolean {
+  for (const [mac, v] of after) if (v === 'deny' && before.get(mac) !== 'deny') return true;
+  return false;
 }
 
 /** The directory after a plan has been applied (what the agent keeps in memory instead of re-scanning). */

@@ -122,12 +122,15 @@ describe('diffDirectory', () => {
     );
   });
 
-  it('property: every deny write is ordered before every allow write', () => {
+  it('property: adoptions come first; then every deny before every allow', () => {
     fc.assert(
       fc.property(fc.array(entryArb, { maxLength: 40 }), policyArb, (entries, p) => {
-        const plan = diffDirectory(p, new Map(entries));
-        const firstAllow = plan.writes.findIndex((w) => !w.content.endsWith(',ignore\n'));
-        if (firstAllow >= 0) expect(plan.writes.slice(firstAllow).every((w) => !w.content.endsWith(',ignore\n'))).toBe(true);
+        const own = diffDirectory(p, new Map(entries)).writes;
+        const firstOwn = own.findIndex((w) => w.reason !== 'adopt');
+        if (firstOwn >= 0) expect(own.slice(firstOwn).every((w) => w.reason !== 'adopt')).toBe(true);
+        const homes = firstOwn >= 0 ? own.slice(firstOwn) : [];
+        const firstAllow = homes.findIndex((w) => !w.content.endsWith(',ignore\n'));
+        if (firstAllow >= 0) expect(homes.slice(firstAllow).every((w) => !w.content.endsWith(',ignore\n'))).toBe(true);
       }),
     );
   });

@@ -1,0 +1,184 @@
+/**
+ * The sharded hosts-directory layout (scale mode): MACs grouped into a fixed number of shard files by a stable
+ * hash, plus `unknown_hosts_filter`. dnsmasq's start-up/SIGHUP cost grows with the square of the number of
+ * FILES (a linear scan of known paths per file), so 50k MACs in 256 files cost ~40 ms instead of ~8 s.
+ * Every guarantee of the per-MAC layout holds: a MAC has exactly one record in the directory once a sync is
+ * done, writes are atomic, removed MACs are rewritten (compaction drops them with a reload), and migration from
+ * the per-MAC layout never leaves two files that disagree.
+ */
+import {
+  type DirectoryState,
+  type FileWrite,
+  type Plan,
+  SHARD_NAME,
+  UNKNOWN_HOSTS_FILE,
+  isTempName,
+  parseRecords,
+  recordText,
+  recordsText,
+  revokes,
+  wildcardText,
+} from './hostsdir.ts';
+import { type Mac, macFromFileName } from './mac.ts';
+import type { Policy, Verdict } from './policy.ts';
+
+export const SHARD_PREFIX = 'shard-';
+export const DEFAULT_SHARDS = 256;
+export const MAX_SHARDS = 4096;
+
+/** FNV-1a over the canonical MAC: stable across versions and hosts, and spreads sequential MACs evenly. */
+export function shardOf(mac: Mac, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < mac.length; i++) {
+    h ^= mac.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export function shardName(index: number): string {
+  return `${SHARD_PREFIX}${index.toString().padStart(4, '0')}`;
+}
+
+export function shardIndexOf(name: string): number | undefined {
+  const m = SHARD_NAME.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface ShardDiffOptions {
+  shards: number;
+  /** Drop the records of MACs Ironic no longer knows (they fall to the wildcard, which has their verdict). */
+  compactRemoved?: boolean;
+  /** Only these shards can have changed (the daemon's incremental path); others are not looked at. */
+  onlyShards?: ReadonlySet<number>;
+}
+
+/**
+ * The exact file operations that turn `dir` into the policy in the sharded layout. Per-MAC files (ours or the
+ * reference's colon-named ones) and shards beyond the shard count are migrated: first made to agree with the
+ * policy, then the shards are written, then they are deleted — followed by a reload, which is cheap here.
+ */
+export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardDiffOptions): Plan {
+  const { shards } = options;
+  const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0, adopted: 0, unchanged: 0 } };
+  const want = new Map<Mac, Verdict>();
+  for (const mac of policy.allow) want.set(mac, 'allow');
+  for (const mac of policy.deny) want.set(mac, 'deny');
+  plan.counts.allow = policy.allow.length;
+  plan.counts.deny = policy.deny.length;
+
+  const current = new Map<number, string>(); // shard index → content
+  const present = new Map<Mac, Verdict | undefined>(); // every MAC some file has a record for
+  const legacy: { name: string; records: Map<Mac, Verdict | undefined>; content: string }[] = [];
+  const misplaced: { name: string; records: Map<Mac, Verdict>; content: string }[] = [];
+  let wildcard: string | null | undefined;
+  for (const [name, content] of dir) {
+    if (isTempName(name)) {
+      plan.deletes.push({ name, reason: 'stale-temp' });
+      continue;
+    }
+    if (name === UNKNOWN_HOSTS_FILE) {
+      wildcard = content;
+      continue;
+    }
+    const index = shardIndexOf(name);
+    const perMac = index === undefined ? macFromFileName(name) : undefined;
+    if (content === null || (index === undefined && !perMac)) {
+      plan.foreign.push({ name, reason: content === null ? 'not a regular file' : 'not a record file of this layout' });
+      continue;
+    }
+    if (index !== undefined && index < shards) {
+      if (options.onlyShards && !options.onlyShards.has(index)) continue;
+      current.set(index, content);
+      const records = parseRecords(content);
+      for (const [mac, v] of records) present.set(mac, v);
+      // After a change of shard count some MACs live in the wrong shard: align this file like a legacy one first.
+      if ([...records.keys()].some((mac) => shardOf(mac, shards) !== index)) misplaced.push({ name, records, content });
+      continue;
+    }
+    // A per-MAC file, or a shard beyond the shard count: migrate.
+    const records = new Map<Mac, Verdict | undefined>();
+    if (perMac) {
+      const v = content === recordText(perMac.mac, 'allow') ? 'allow' : content === recordText(perMac.mac, 'deny') ? 'deny' : undefined;
+      records.set(perMac.mac, v);
+    } else {
+      for (const [mac, v] of parseRecords(content)) records.set(mac, v);
+    }
+    for (const [mac, v] of records) if (!present.has(mac)) present.set(mac, v);
+    legacy.push({ name, records, content });
+  }
+
+  const desired = (mac: Mac): Verdict | undefined => want.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
+  // Home records per shard.
+  const homes = new Map<number, [Mac, Verdict][]>();
+  const home = (mac: Mac, v: Verdict) => {
+    const i = shardOf(mac, shards);
+    if (options.onlyShards && !options.onlyShards.has(i)) return;
+    let list = homes.get(i);
+    if (!list) homes.set(i, (list = []));
+    list.push([mac, v]);
+  };
+  for (const [mac, v] of want) home(mac, v);
+  for (const mac of present.keys()) {
+    if (want.has(mac)) continue;
+    plan.counts.removed++;
+    const v = desired(mac);
+    if (v) home(mac, v);
+    else plan.reloadNeeded = true; // a record dnsmasq holds is being dropped
+  }
+
+  // Apply order (sequential): every legacy file is made to agree before any shard is written (a shard holds many
+  // MACs, so this is the only order in which two files never disagree), revoking writes first within each group.
+  const adopt: { revoking: FileWrite[]; granting: FileWrite[] } = { revoking: [], granting: [] };
+  const own: { revoking: FileWrite[]; granting: FileWrite[] } = { revoking: [], granting: [] };
+  for (const l of legacy) {
+    const aligned: [Mac, Verdict][] = [...l.records].map(([mac, v]) => [mac, desired(mac) ?? v ?? policy.removed]);
+    const content = shardIdentity(l.name, aligned);
+    if (content !== l.content) adopt[revokes(l.records, aligned) ? 'revoking' : 'granting'].push({ name: l.name, content, reason: 'adopt' });
+    plan.deletes.push({ name: l.name, reason: 'adopted' });
+    plan.counts.adopted += l.records.size;
+  }
+  for (const f of misplaced) {
+    const aligned: [Mac, Verdict][] = [...f.records].map(([mac, v]) => [mac, desired(mac) ?? v]);
+    const content = recordsText(aligned);
+    if (content !== f.content) adopt[revokes(f.records, aligned) ? 'revoking' : 'granting'].push({ name: f.name, content, reason: 'adopt' });
+    plan.reloadNeeded = true;
+  }
+  const indexes = options.onlyShards ? [...options.onlyShards] : Array.from({ length: shards }, (_, i) => i);
+  for (const i of indexes) {
+    const records = homes.get(i) ?? [];
+    const content = recordsText(records);
+    const before = current.get(i);
+    if (before === content) {
+      plan.counts.unchanged += records.length;
+      continue;
+    }
+    const old = before === undefined ? new Map<Mac, Verdict>() : parseRecords(before);
+    own[revokes(old, records) ? 'revoking' : 'granting'].push({ name: shardName(i), content, reason: 'shard' });
+  }
+  if (wildcard !== wildcardText(policy.unknownHosts)) {
+    own[policy.unknownHosts === 'deny' ? 'revoking' : 'granting'].push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
+  }
+  plan.writes = [...adopt.revoking, ...adopt.granting, ...own.revoking, ...own.granting];
+  // Migrated files' records leave dnsmasq's memory only on a reload, which is cheap in this layout.
+  if (legacy.length > 0) plan.reloadNeeded = true;
+  return plan;
+}
+
+/** A migrated per-MAC file keeps its one-record form; a migrated shard keeps shard form. */
+function shardIdentity(name: string, records: [Mac, Verdict][]): string {
+  if (shardIndexOf(name) === undefined && records.length === 1) {
+    const [mac, v] = records[0]!;
+    if (macFromFileName(name)?.mac === mac) return recordText(mac, v);
+  }
+  return recordsText(records);
+}
+
+/** The shards a policy change touches (for `onlyShards`), or undefined when every shard may change. */
+export function shardsTouched(previous: Policy, next: Policy, changed: Iterable<Mac>, shards: number): Set<number> | undefined {
+  if (previous.removed !== next.removed) return undefined;
+  const out = new Set<number>();
+  for (const mac of changed) out.add(shardOf(mac, shards));
+  return out;
+}
+
