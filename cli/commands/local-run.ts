@@ -3,7 +3,7 @@
  * (only when its content changed), compute and publish, then let the agent pull, verify and apply it to a
  * local hosts directory. No AWS account, no dnsmasq needed.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EXPORT_SCHEMA, parseExportBundle, parseJsonText } from '../../core/export-bundle.ts';
@@ -36,8 +36,8 @@ export async function localRunCommand(o: LocalRunOptions) {
   await mkdir(hostsdir, { recursive: true });
 
   // 1. Site settings, as an operator would put them into SSM.
-  const settingsText = await readFile(join(o.example, 'settings.json'), 'utf8');
-  const settings = parseWith(SiteSettingsSchema, parseJsonText(settingsText, 'settings.json'), 'settings.json');
+  const settingsPath = join(o.example, 'settings.json');
+  const settings = parseWith(SiteSettingsSchema, await readJsonFile(settingsPath), settingsPath);
 
   // 2. The export, as `pxe-filter export` would upload it: one bundle object, new only when Ironic changed.
   const docs = async (name: string) => (existsSync(join(o.example, name)) ? [await readJsonFile(join(o.example, name))] : undefined);
