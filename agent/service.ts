@@ -31,11 +31,20 @@ export function serviceControl(config: ServiceConfig): ServiceControl {
       return { description: `systemctl (${config.unit})`, start: ctl('start'), stop: ctl('stop'), reload: ctl('reload') };
     }
     case 'command': {
-      const sh = (cmd: string) => async () => {
+      // Like the reference's _execute(): an empty command is a no-op; a non-zero exit is an error.
+      const sh = (verb: string, cmd: string) => async () => {
         if (cmd.trim() === '') return;
-        await run('/bin/sh', ['-c', cmd], { timeout: 60_000 });
+        try {
+          await run('/bin/sh', ['-c', cmd], { timeout: 60_000 });
+        } catch (err) {
+          // One line for the operator: which command, its exit status, the first line it printed on stderr.
+          const e = err as { code?: number | string; signal?: string; stderr?: string };
+          const why = e.signal ? `killed by ${e.signal}` : `exit ${e.code ?? '?'}`;
+          const said = (e.stderr ?? '').trim().split('\n')[0];
+          throw new Error(`${verb} command failed (${why}): ${cmd}${said ? `: ${said}` : ''}`);
+        }
       };
-      return { description: 'shell commands', start: sh(config.start), stop: sh(config.stop), reload: sh(config.reload) };
+      return { description: 'shell commands', start: sh('start', config.start), stop: sh('stop', config.stop), reload: sh('reload', config.reload) };
     }
   }
 }
