@@ -41,7 +41,7 @@ export function serviceControl(config: ServiceConfig): ServiceControl {
           const e = err as { code?: number | string; signal?: string; stderr?: string };
           const why = e.signal ? `killed by ${e.signal}` : `exit ${e.code ?? '?'}`;
           const said = (e.stderr ?? '').trim().split('\n')[0];
-          throw new Error(`${verb} command failed (${why}): ${cmd}${said ? `: ${said}` : ''}`);
+          throw new Error(`${verb} command failed (${why}): ${cmd}${said ? `: ${said}` : ''}`, { cause: err });
         }
       };
       return { description: 'shell commands', start: sh('start', config.start), stop: sh('stop', config.stop), reload: sh('reload', config.reload) };
