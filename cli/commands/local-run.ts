@@ -33,7 +33,6 @@ export async function localRunCommand(o: LocalRunOptions) {
   const root = resolve(o.dir);
   const store = new LocalStore(join(root, 'store'));
   const hostsdir = join(root, 'hostsdir');
-  await mkdir(hostsdir, { recursive: true });
 
   // 1. Site settings, as an operator would put them into SSM.
   const settingsPath = join(o.example, 'settings.json');
@@ -76,6 +75,7 @@ export async function localRunCommand(o: LocalRunOptions) {
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
   const pulled = await pullManifest(store, o.site, applied?.generation);
+  await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });
   const nothingNew = applied?.generation === pulled.manifest.generation && applied.sha256 === pulled.pointer.sha256 && isEmptyPlan(sync.plan);

@@ -3,7 +3,7 @@
  * publishes nothing and writes no file at all (inode + mtime of every file under the run directory); one node
  * edited to "inspect wait" gives generation 2 and rewrites exactly that node's two files.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, type FileSnapshot, runCli, snapshotDir, spawnCli, tempDir } from '../support/cli.ts';
@@ -35,6 +35,17 @@ function changedFiles(before: Map<string, FileSnapshot>, after: Map<string, File
 }
 
 describe('local run (npm start) on a copy of examples/dc1', () => {
+  it('a first run on a broken example (bad settings.json) exits 2 with one line and creates nothing at all', async () => {
+    const broken = join(tmp.path, 'broken');
+    cpSync(join(REPO_ROOT, 'examples', 'dc1'), broken, { recursive: true });
+    writeFileSync(join(broken, 'settings.json'), JSON.stringify({ source: 'ironic', discovery: 'yes' }));
+    const target = join(tmp.path, 'never');
+    const r = await runCli(['local', 'run', '--example', broken, '--dir', target]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringContaining('settings.json.discovery')]);
+    expect(existsSync(target)).toBe(false);
+  });
+
   let afterFirst: Map<string, FileSnapshot>;
 
   it('first run (spawned, as npm start does): generation 1, 301 files (300 ports + unknown_hosts_filter), all 0644', async () => {
