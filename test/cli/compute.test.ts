@@ -2,7 +2,7 @@
  * `pxe-filter compute`: bad input and configuration exit 2 with exactly one stderr line naming the field and the
  * value, and write nothing; a guard refusal exits 3 and writes nothing; an unchanged policy writes nothing.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, snapshotDir, spawnCli, stderrLines, tempDir } from '../support/cli.ts';
@@ -82,6 +82,19 @@ describe('compute: bad input → exit 2, one line, nothing written', () => {
     const other = p('other-site.json');
     expect((await runCli(['compute', '--site', 'dc2', '--ports', site.ports, '--introspection', site.intro, '--out', other])).code).toBe(0);
     await refused(['--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--previous', other], 2, ['previous.site', '"dc2"']);
+  });
+
+  it('--out in a missing directory, or onto a directory: exit 2 naming --out, no temp file left', async () => {
+    const r = await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', p('no-dir/m.json')]);
+    expect(r.code).toBe(2);
+    expect(stderrLines(r)).toEqual([expect.stringContaining('--out: cannot write file (ENOENT)')]);
+    const before = snapshotDir(tmp.path);
+    mkdirSync(p('a-dir'));
+    const r2 = await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', p('a-dir')]);
+    expect(r2.code).toBe(2);
+    expect(stderrLines(r2)).toEqual([expect.stringContaining('--out: cannot write file')]);
+    const after = snapshotDir(tmp.path);
+    expect([...after.keys()].filter((k) => !before.has(k))).toEqual(['a-dir/']);
   });
 
   it('usage errors (unknown option, missing required option) are one line too', async () => {
