@@ -48,6 +48,17 @@ describe('compute: bad input → exit 2, one line, nothing written', () => {
     await refused(['--site', 'dc1', '--ports', bad, '--introspection', site.intro], 2, [`${bad}[1].Address`, '""']);
   });
 
+  it('spawned (the real executable): bad MAC → exit status 2, exactly one stderr line, nothing on stdout, no file', async () => {
+    const bad = p('bad-mac-spawn.json');
+    writeFileSync(bad, JSON.stringify({ ports: [{ address: '52:54:00:00:00:1', node_uuid: 'n0' }] }));
+    const out = p('spawned-out.json');
+    const r = await spawnCli(['compute', '--site', 'dc1', '--ports', bad, '--introspection', site.intro, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(stderrLines(r)).toEqual([`pxe-filter: ${bad}.ports[0].address: not a MAC address (expected six hex octets like 52:54:00:12:34:56): "52:54:00:00:00:1"`]);
+    expect(r.stdout).toBe('');
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('invalid JSON', async () => {
     const bad = p('invalid.json');
     writeFileSync(bad, '{"ports": [');
