@@ -102,12 +102,27 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
 }
 
 const CONCURRENCY = 16;
+/**
+ * Run `fn` over `items`, CONCURRENCY at a time. On the first failure no new item is started, and the call settles
+ * only when every write in flight has finished: a caller that sees the error (and stops dnsmasq, or retries) never
+ * races with writes still landing behind its back.
+ */
 async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 /** Start-up purge (design §3): remove every file; a subdirectory is reported and left alone. */

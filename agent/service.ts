@@ -25,17 +25,28 @@ export function serviceControl(config: ServiceConfig): ServiceControl {
     case 'none':
       return { description: 'none', start: async () => {}, stop: async () => {}, reload: async () => {} };
     case 'systemctl': {
-      const ctl = (verb: string) => async () => {
-        await run('systemctl', [verb, config.unit], { timeout: 60_000 });
-      };
+      const ctl = (verb: string) => () => runOneLine(verb, 'systemctl', [verb, config.unit], `systemctl ${verb} ${config.unit}`);
       return { description: `systemctl (${config.unit})`, start: ctl('start'), stop: ctl('stop'), reload: ctl('reload') };
     }
     case 'command': {
-      const sh = (cmd: string) => async () => {
+      // Like the reference's _execute(): an empty command is a no-op; a non-zero exit is an error.
+      const sh = (verb: string, cmd: string) => async () => {
         if (cmd.trim() === '') return;
-        await run('/bin/sh', ['-c', cmd], { timeout: 60_000 });
+        await runOneLine(verb, '/bin/sh', ['-c', cmd], cmd);
       };
-      return { description: 'shell commands', start: sh(config.start), stop: sh(config.stop), reload: sh(config.reload) };
+      return { description: 'shell commands', start: sh('start', config.start), stop: sh('stop', config.stop), reload: sh('reload', config.reload) };
     }
+  }
+}
+
+/** Run a service command; on failure throw one line: which command, its exit status, the first line of its stderr. */
+async function runOneLine(verb: string, file: string, args: string[], shown: string): Promise<void> {
+  try {
+    await run(file, args, { timeout: 60_000 });
+  } catch (err) {
+    const e = err as { code?: number | string; signal?: string | null; stderr?: string };
+    const why = e.signal ? `killed by ${e.signal}` : typeof e.code === 'number' ? `exit ${e.code}` : String(e.code ?? 'error');
+    const said = (e.stderr ?? '').trim().split('\n')[0];
+    throw new Error(`${verb} command failed (${why}): ${shown}${said ? `: ${said}` : ''}`, { cause: err });
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { parseJsonText } from '../core/export-bundle.ts';
@@ -21,8 +21,14 @@ export async function readDocuments(paths: readonly string[] | undefined): Promi
 }
 
 /** Write next to the target and rename, so a reader never sees half a file. */
-export async function writeFileAtomically(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomically(path: string, data: Uint8Array | string, field = '--out'): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, data, { mode: 0o644 });
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    await rename(tmp, path);
+  } catch (err) {
+    // A bad --out (missing directory, a directory in its place) is bad input: name it, leave no temp behind.
+    await unlink(tmp).catch(() => undefined);
+    throw new InputError(field, path, `cannot write file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }

@@ -19,7 +19,8 @@ const share = (value: string) => {
 export function buildProgram(): Command {
   const program = new Command('pxe-filter')
     .description('MAC-address PXE filter for OpenStack Ironic (dnsmasq --dhcp-hostsdir)')
-    .showHelpAfterError()
+    // A usage error is bad input like any other: one line on stderr (no help dump), exit 2.
+    .configureOutput({ outputError: (str, write) => write(`pxe-filter: ${str.trim()} (see --help)\n`) })
     .exitOverride();
 
   program

@@ -17,12 +17,21 @@ const macField = z.string().transform((value, ctx): Mac => {
   return mac;
 });
 const uuidish = z.string().min(1).max(255);
+/**
+ * A field that must be present but may be null. The short listings (`GET /v1/ports` without `detail=True`,
+ * `port list` without `--long`) leave it out; reading that as "no node" would silently deny the ports of every
+ * node being inspected, so an absent field is refused with a hint instead.
+ */
+const presentNullable = (hint: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? `missing: ${hint}` : 'expected a string or null') }).min(1).max(255).nullable();
+const PORT_HINT = 'give the detailed listing (GET /v1/ports?detail=True, or `openstack baremetal port list --long -f json`)';
+const NODE_HINT = 'give the detailed listing (GET /v1/nodes?detail=True, or `openstack baremetal node list --long -f json`)';
 
 export const ApiPortsPageSchema = z.object({
-  ports: z.array(z.object({ address: macField, node_uuid: uuidish.nullish() })),
+  ports: z.array(z.object({ address: macField, node_uuid: presentNullable(PORT_HINT) })),
   next: z.string().optional(),
 });
-export const CliPortListSchema = z.array(z.object({ Address: macField, 'Node UUID': uuidish.nullish() }));
+export const CliPortListSchema = z.array(z.object({ Address: macField, 'Node UUID': presentNullable(PORT_HINT) }));
 
 export const ApiNodesPageSchema = z.object({
   nodes: z.array(
@@ -30,7 +39,7 @@ export const ApiNodesPageSchema = z.object({
       uuid: uuidish,
       name: z.string().nullish(),
       provision_state: z.string(),
-      inspect_interface: z.string().nullish(),
+      inspect_interface: presentNullable(NODE_HINT),
     }),
   ),
   next: z.string().optional(),
@@ -40,7 +49,7 @@ export const CliNodeListSchema = z.array(
     UUID: uuidish,
     Name: z.string().nullish(),
     'Provisioning State': z.string(),
-    'Inspect Interface': z.string().nullish(),
+    'Inspect Interface': presentNullable(NODE_HINT),
   }),
 );
 

@@ -21,9 +21,16 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   const manifest = parseManifestBytes(bytes, o.manifest);
   const info = await stat(o.hostsdir).catch(() => undefined);
   if (!info?.isDirectory()) throw new InputError('--hostsdir', o.hostsdir, 'not an existing directory');
-  const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false });
   const service = serviceControl(o.service);
-  if (result.plan.reloadNeeded && !o.purge) await service.reload();
-  await service.start();
-  return { manifest, result, service: service.description };
+  try {
+    const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false });
+    if (result.plan.reloadNeeded && !o.purge) await service.reload();
+    await service.start();
+    return { manifest, result, service: service.description };
+  } catch (err) {
+    // Fail closed, like the reference's reset(): a directory we could not bring to the manifest must not be
+    // served, so stop dnsmasq; a failing stop command must not hide the original error.
+    await service.stop().catch(() => undefined);
+    throw err;
+  }
 }

@@ -3,10 +3,11 @@
  * (only when its content changed), compute and publish, then let the agent pull, verify and apply it to a
  * local hosts directory. No AWS account, no dnsmasq needed.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EXPORT_SCHEMA, parseExportBundle, parseJsonText } from '../../core/export-bundle.ts';
+import { isEmptyPlan } from '../../core/hostsdir.ts';
 import { sha256 } from '../../core/manifest.ts';
 import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
@@ -32,12 +33,10 @@ export async function localRunCommand(o: LocalRunOptions) {
   const root = resolve(o.dir);
   const store = new LocalStore(join(root, 'store'));
   const hostsdir = join(root, 'hostsdir');
-  await mkdir(hostsdir, { recursive: true });
 
   // 1. Site settings, as an operator would put them into SSM.
-  const settingsText = await readFile(join(o.example, 'settings.json'), 'utf8');
-  const settings = parseWith(SiteSettingsSchema, parseJsonText(settingsText, 'settings.json'), 'settings.json');
-  await store.putParameter(settingsParameter(o.site), JSON.stringify(settings));
+  const settingsPath = join(o.example, 'settings.json');
+  const settings = parseWith(SiteSettingsSchema, await readJsonFile(settingsPath), settingsPath);
 
   // 2. The export, as `pxe-filter export` would upload it: one bundle object, new only when Ironic changed.
   const docs = async (name: string) => (existsSync(join(o.example, name)) ? [await readJsonFile(join(o.example, name))] : undefined);
@@ -53,12 +52,15 @@ export async function localRunCommand(o: LocalRunOptions) {
   if (latestDigest !== digest) {
     exportObjectKey = exportKey(o.site, now);
     exportBytes = new TextEncoder().encode(JSON.stringify({ schema: EXPORT_SCHEMA, site: o.site, createdAt: now.toISOString(), ...content }));
-    await store.putObject(exportObjectKey, exportBytes, { condition: { ifNoneMatch: '*' } });
   }
 
-  // 3. Compute + publish (what the Lambda does on the S3 event).
+  // 3. Compute (what the Lambda does on the S3 event). Bad input is refused here, before anything is stored.
   const parsed = parseExportBundle(parseJsonText(new TextDecoder().decode(exportBytes!), exportObjectKey!), exportObjectKey!);
   const { policy, stats } = policyFromExport(parsed, settings);
+  if (latestDigest !== digest) await store.putObject(exportObjectKey!, exportBytes!, { condition: { ifNoneMatch: '*' } });
+  // Written only when it differs: a re-run with nothing new must not write a single file.
+  const settingsValue = JSON.stringify(settings);
+  if ((await store.getParameter(settingsParameter(o.site))) !== settingsValue) await store.putParameter(settingsParameter(o.site), settingsValue);
   const published = await publishPolicy({
     store,
     site: o.site,
@@ -73,9 +75,13 @@ export async function localRunCommand(o: LocalRunOptions) {
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
   const pulled = await pullManifest(store, o.site, applied?.generation);
+  await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });
-  await writeAgentState(statePath, { site: o.site, generation: pulled.manifest.generation, sha256: pulled.pointer.sha256, appliedAt: now.toISOString() });
+  const nothingNew = applied?.generation === pulled.manifest.generation && applied.sha256 === pulled.pointer.sha256 && isEmptyPlan(sync.plan);
+  if (!nothingNew) {
+    await writeAgentState(statePath, { site: o.site, generation: pulled.manifest.generation, sha256: pulled.pointer.sha256, appliedAt: now.toISOString() });
+  }
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'localhost';
   const ack = {
     site: o.site,
@@ -88,7 +94,8 @@ export async function localRunCommand(o: LocalRunOptions) {
     foreign: sync.plan.foreign.length,
     lastError: null,
   };
-  await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
+  // The ack records a change of applied state; a re-run that changed nothing leaves the last ack standing.
+  if (!nothingNew) await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
 
   return { root, hostsdir, store: store.description, exportKey: exportObjectKey!, exportIsNew: latestDigest !== digest, published, stats, sync };
 }

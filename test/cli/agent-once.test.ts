@@ -1,0 +1,92 @@
+/**
+ * `pxe-filter agent once`: a manifest that is missing, not JSON, of the wrong schema, tampered, or carrying a
+ * path in place of a MAC exits 2 with exactly one stderr line, and the hosts directory stays byte-identical (the
+ * start-up purge is not run either); the service is not started.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, snapshotDir, stderrLines, tempDir } from '../support/cli.ts';
+import { writeSite } from '../support/exports.ts';
+
+const tmp = tempDir('agent-once');
+afterAll(() => tmp.cleanup());
+const p = (name: string) => join(tmp.path, name);
+const hostsdir = p('hostsdir');
+const started = p('started');
+let good: string;
+
+beforeAll(async () => {
+  const site = writeSite(tmp.path, 6, [1]);
+  good = p('manifest.json');
+  expect((await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', good])).code).toBe(0);
+  mkdirSync(hostsdir);
+  // A populated directory, including a foreign file the purge would remove.
+  expect((await runCli(['agent', 'once', '--manifest', good, '--hostsdir', hostsdir, '--service', 'none'])).code).toBe(0);
+  writeFileSync(join(hostsdir, 'README'), 'operator note\n');
+});
+
+async function refusedAgent(manifestPath: string, mustContain: string[]) {
+  const before = snapshotDir(tmp.path);
+  const r = await runCli(['agent', 'once', '--manifest', manifestPath, '--hostsdir', hostsdir, '--service', 'command', '--start-command', `touch ${started}`]);
+  expect(r.code, r.stderr).toBe(2);
+  const lines = stderrLines(r);
+  expect(lines, r.stderr).toHaveLength(1);
+  for (const s of mustContain) expect(lines[0]).toContain(s);
+  expect(snapshotDir(tmp.path)).toEqual(before); // hosts directory byte-identical, inodes and mtimes too
+  expect(existsSync(started)).toBe(false);
+  expect(existsSync(join(hostsdir, 'README'))).toBe(true); // the purge did not run
+}
+
+const edit = (name: string, f: (text: string) => string) => {
+  const path = p(name);
+  writeFileSync(path, f(readFileSync(good, 'utf8')));
+  return path;
+};
+
+describe('agent once: bad manifest → exit 2, one line, directory byte-identical, dnsmasq not started', () => {
+  it('missing manifest file', async () => {
+    await refusedAgent(p('absent.json'), ['--manifest', 'absent.json', 'cannot read file']);
+  });
+
+  it('not JSON', async () => {
+    await refusedAgent(edit('truncated.json', (t) => t.slice(0, t.length / 2)), ['truncated.json', 'not UTF-8 JSON']);
+  });
+
+  it('wrong schema', async () => {
+    await refusedAgent(edit('schema2.json', (t) => t.replace('pxe-filter/manifest@1', 'pxe-filter/manifest@2')), ['schema2.json.schema', 'manifest@2']);
+  });
+
+  it('tampered policy (digest no longer matches)', async () => {
+    await refusedAgent(edit('tampered.json', (t) => t.replace('"unknownHosts":"allow"', '"unknownHosts":"deny"')), ['policyDigest', 'does not match']);
+  });
+
+  it('a path instead of a MAC in the policy ("../../etc/x")', async () => {
+    await refusedAgent(edit('dotdot.json', (t) => t.replace('"allow":["52:54:00:00:00:01"]', '"allow":["../../etc/passwd"]')), ['policy.allow[0]', '../../etc/passwd']);
+    expect(existsSync(p('etc'))).toBe(false);
+  });
+
+  it('a NUL byte in a MAC', async () => {
+    await refusedAgent(edit('nul.json', (t) => t.replace('"allow":["52:54:00:00:00:01"]', '"allow":["52:54:00:00:00:01\\u0000x"]')), ['policy.allow[0]', '\\u0000']);
+  });
+
+  it('hosts directory that does not exist (nothing is created)', async () => {
+    const r = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', p('no-such-dir'), '--service', 'none']);
+    expect(r.code).toBe(2);
+    expect(stderrLines(r)).toEqual([expect.stringContaining('--hostsdir')]);
+    expect(existsSync(p('no-such-dir'))).toBe(false);
+  });
+});
+
+describe('agent once: good manifest', () => {
+  it('--no-purge keeps the foreign file and reports it; default purge removes it; the start command runs last', async () => {
+    const keep = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', hostsdir, '--no-purge', '--service', 'none']);
+    expect(keep.code).toBe(0);
+    expect(keep.stdout).toContain('0 written, 0 deleted, 0 purged, 1 foreign (README)');
+    const r = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', hostsdir, '--service', 'command', '--start-command', `ls ${hostsdir} > ${started}`]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(existsSync(join(hostsdir, 'README'))).toBe(false);
+    // dnsmasq is started after the directory is complete: the start command saw all 7 files.
+    expect(readFileSync(started, 'utf8').trim().split('\n')).toHaveLength(7);
+  });
+});

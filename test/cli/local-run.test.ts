@@ -1,0 +1,115 @@
+/**
+ * `local run` (what `npm start` runs) on a copy of examples/dc1: generation 1 with 301 files; a second run
+ * publishes nothing and writes no file at all (inode + mtime of every file under the run directory); one node
+ * edited to "inspect wait" gives generation 2 and rewrites exactly that node's two files.
+ */
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, type FileSnapshot, runCli, snapshotDir, spawnCli, tempDir } from '../support/cli.ts';
+
+interface NodesDoc {
+  nodes: { uuid: string; provision_state: string; inspect_interface: string }[];
+}
+interface PortsDoc {
+  ports: { address: string; node_uuid: string }[];
+}
+
+const tmp = tempDir('local-run');
+const example = join(tmp.path, 'example');
+const dir = join(tmp.path, 'run');
+const hostsdir = join(dir, 'hostsdir');
+const args = () => ['local', 'run', '--example', example, '--dir', dir, '--site', 'dc1'];
+
+beforeAll(() => cpSync(join(REPO_ROOT, 'examples', 'dc1'), example, { recursive: true }));
+afterAll(() => tmp.cleanup());
+
+function changedFiles(before: Map<string, FileSnapshot>, after: Map<string, FileSnapshot>): string[] {
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names].filter((n) => {
+    const a = before.get(n);
+    const b = after.get(n);
+    if (n.endsWith('/')) return !a || !b; // a directory's mtime moves when an entry is renamed into it
+    return !a || !b || a.ino !== b.ino || a.mtimeNs !== b.mtimeNs || a.content !== b.content;
+  }).sort();
+}
+
+describe('local run (npm start) on a copy of examples/dc1', () => {
+  it('a first run on a broken example (bad settings.json) exits 2 with one line and creates nothing at all', async () => {
+    const broken = join(tmp.path, 'broken');
+    cpSync(join(REPO_ROOT, 'examples', 'dc1'), broken, { recursive: true });
+    writeFileSync(join(broken, 'settings.json'), JSON.stringify({ source: 'ironic', discovery: 'yes' }));
+    const target = join(tmp.path, 'never');
+    const r = await runCli(['local', 'run', '--example', broken, '--dir', target]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringContaining('settings.json.discovery')]);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  let afterFirst: Map<string, FileSnapshot>;
+
+  it('first run (spawned, as npm start does): generation 1, 301 files (300 ports + unknown_hosts_filter), all 0644', async () => {
+    const r = await spawnCli(args());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('published generation 1');
+    expect(r.stdout).toContain('301 files written');
+    const files = snapshotDir(hostsdir);
+    expect(files.size).toBe(301);
+    for (const [name, f] of files) expect(f.mode, name).toBe(0o644);
+    expect(files.get('unknown_hosts_filter')?.content).toBe('*:*:*:*:*:*\n');
+    afterFirst = snapshotDir(dir);
+  });
+
+  it('second run: publishes nothing and writes no file anywhere under the run directory (inode + mtime of every file)', async () => {
+    const r = await runCli(args());
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('nothing new, generation 1 is current');
+    expect(r.stdout).toContain('0 files written');
+    expect(changedFiles(afterFirst, snapshotDir(dir))).toEqual([]);
+  });
+
+  it('edit one node to "inspect wait": generation 2, exactly that node\'s 2 files rewritten in the hosts directory', async () => {
+    const nodesPath = join(example, 'nodes.json');
+    const nodes = JSON.parse(readFileSync(nodesPath, 'utf8')) as NodesDoc;
+    const ports = JSON.parse(readFileSync(join(example, 'ports.json'), 'utf8')) as PortsDoc;
+    const node = nodes.nodes.find((n) => n.provision_state === 'manageable' && n.inspect_interface === 'agent')!;
+    node.provision_state = 'inspect wait';
+    writeFileSync(nodesPath, JSON.stringify(nodes, null, 1));
+    const macs = ports.ports.filter((p) => p.node_uuid === node.uuid).map((p) => p.address.replaceAll(':', '-')).sort();
+    expect(macs).toHaveLength(2);
+
+    const before = snapshotDir(hostsdir);
+    const r = await runCli(args());
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('published generation 2');
+    const after = snapshotDir(hostsdir);
+    expect(changedFiles(before, after)).toEqual(macs);
+    for (const name of macs) expect(after.get(name)?.content).toBe(`${name.replaceAll('-', ':')}\n`);
+
+    // And a run after that is quiet again.
+    const settled = snapshotDir(dir);
+    expect((await runCli(args())).stdout).toContain('nothing new, generation 2 is current');
+    expect(changedFiles(settled, snapshotDir(dir))).toEqual([]);
+  });
+
+  it('a broken edit (bad MAC in ports.json) exits 2 with one line naming field and value, and changes nothing', async () => {
+    const portsPath = join(example, 'ports.json');
+    const original = readFileSync(portsPath, 'utf8');
+    const ports = JSON.parse(original) as PortsDoc;
+    ports.ports[3]!.address = 'zz:54:00:00:00:03';
+    writeFileSync(portsPath, JSON.stringify(ports));
+    const before = snapshotDir(dir);
+    try {
+      const r = await runCli(args());
+      expect(r.code).toBe(2);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('ports[3].address');
+      expect(lines[0]).toContain('zz:54:00:00:00:03');
+      expect(changedFiles(before, snapshotDir(dir))).toEqual([]);
+    } finally {
+      writeFileSync(portsPath, original);
+    }
+  });
+});

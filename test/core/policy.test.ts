@@ -1,0 +1,69 @@
+/** The policy table (design §2) — the same decisions as ironic-inspector §1.2 and ironic §2.1. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../core/errors.ts';
+import type { Mac } from '../../core/mac.ts';
+import { assertConsistentSettings, computePolicy, inspectingNodes } from '../../core/policy.ts';
+
+const m = (n: number) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}` as Mac;
+const inspector = (unfinished: string[], finished: string[] = []) => ({
+  kind: 'inspector' as const,
+  introspections: [...unfinished.map((uuid) => ({ uuid, finished: false })), ...finished.map((uuid) => ({ uuid, finished: true }))],
+});
+
+describe('computePolicy', () => {
+  it('the full table: open/closed × inspected/other/unknown/removed, for every combination of the three switches', () => {
+    for (const inspecting of [true, false])
+      for (const discovery of [true, false])
+        for (const denyUnknownMacs of [true, false]) {
+          if (discovery && denyUnknownMacs) continue;
+          const { policy } = computePolicy({
+            ports: [{ mac: m(1), nodeUuid: 'a' }, { mac: m(2), nodeUuid: 'b' }],
+            source: inspector(inspecting ? ['a'] : [], inspecting ? ['b'] : ['a', 'b']),
+            discovery,
+            denyUnknownMacs,
+          });
+          const open = (inspecting || discovery) && !denyUnknownMacs;
+          expect(policy).toEqual({ unknownHosts: open ? 'allow' : 'deny', removed: open ? 'allow' : 'deny', allow: inspecting ? [m(1)] : [], deny: inspecting ? [m(2)] : [m(1), m(2)] });
+        }
+  });
+
+  it('an inspecting node without ports still opens unknown hosts (it can only be found by its DHCP request)', () => {
+    expect(computePolicy({ ports: [{ mac: m(1), nodeUuid: 'a' }], source: inspector(['portless']), discovery: false, denyUnknownMacs: false }).policy.unknownHosts).toBe('allow');
+  });
+
+  it('ironic source: only "inspect wait"/"inspecting" with a supported inspect interface count; a null interface never does', () => {
+    const nodes = [
+      { uuid: 'a', provisionState: 'inspect wait', inspectInterface: 'agent' },
+      { uuid: 'b', provisionState: 'inspecting', inspectInterface: 'redfish' },
+      { uuid: 'c', provisionState: 'inspecting', inspectInterface: null },
+      { uuid: 'd', provisionState: 'inspect failed', inspectInterface: 'agent' },
+    ];
+    expect(inspectingNodes({ kind: 'ironic', nodes, supportedInspectInterfaces: ['agent'] })).toEqual(new Set(['a']));
+    expect(inspectingNodes({ kind: 'ironic', nodes, supportedInspectInterfaces: ['agent', 'redfish'] })).toEqual(new Set(['a', 'b']));
+  });
+
+  it('discovery + denyUnknownMacs is a ConfigError', () => {
+    expect(() => assertConsistentSettings({ discovery: true, denyUnknownMacs: true })).toThrow(ConfigError);
+    expect(() => assertConsistentSettings({ discovery: true, denyUnknownMacs: false })).not.toThrow();
+  });
+
+  it('property: allow and deny are sorted, unique, disjoint, and cover exactly the port MACs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ mac: fc.integer({ min: 0, max: 40 }), node: fc.option(fc.integer({ min: 0, max: 8 }), { nil: null }) }), { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 8 }), { maxLength: 5 }),
+        (rows, active) => {
+          const ports = rows.map((r) => ({ mac: m(r.mac), nodeUuid: r.node === null ? null : `n${r.node}` }));
+          const { policy } = computePolicy({ ports, source: inspector(active.map((a) => `n${a}`)), discovery: false, denyUnknownMacs: false });
+          const all = [...policy.allow, ...policy.deny];
+          expect(new Set(all).size).toBe(all.length);
+          expect(new Set(all)).toEqual(new Set(ports.map((p) => p.mac)));
+          expect([...policy.allow].sort()).toEqual(policy.allow);
+          expect([...policy.deny].sort()).toEqual(policy.deny);
+          for (const mac of policy.allow) expect(ports.some((p) => p.mac === mac && p.nodeUuid !== null && active.map((a) => `n${a}`).includes(p.nodeUuid))).toBe(true);
+        },
+      ),
+    );
+  });
+});
