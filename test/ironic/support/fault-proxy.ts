@@ -120,7 +120,7 @@ async function forward(target: string, req: http.IncomingMessage, body: string):
 }
 
 function keystoneAnswer(k: Keystone, body: string, res: http.ServerResponse): void {
-  let ok = false;
+  let ok: boolean;
   try {
     const doc = JSON.parse(body) as {
       auth: { identity: { methods: string[]; password: { user: { name: string; password: string; domain: { name: string } } } }; scope?: { project?: { name: string } } };
