@@ -67,8 +67,15 @@ function pythonEnv(dir: string): NodeJS.ProcessEnv {
 export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'pxe-filter-ironic-rig-'));
   const children: { name: 'ironic' | 'inspector'; proc: ChildProcess }[] = [];
+  // Last line of defence when afterAll never runs (a hook timed out, the worker is torn down):
+  // kill by PID when this process exits. `exit` handlers must be synchronous, hence SIGKILL.
+  const onExit = () => {
+    for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
   const stop = async () => {
     await Promise.all(children.map(({ proc }) => stopProcess(proc)));
+    process.removeListener('exit', onExit);
   };
   try {
     const ironicPort = await freePort();
