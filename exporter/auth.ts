@@ -3,7 +3,9 @@
  * static token, or with a Keystone v3 password that is exchanged for a token once per run.
  * Secrets only ever live in memory and in the X-Auth-Token / request body; never in a message.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type TransportOptions, requestJson } from './api-client.ts';
 import { UpstreamError } from './upstream-error.ts';
@@ -21,8 +23,23 @@ export type AuthConfig =
       projectDomainName: string;
     };
 
-/** Read a secret from a file (first line, trimmed) or from an environment variable. */
-export async function readSecret(file: string | undefined, envName: string, env: NodeJS.ProcessEnv, field: string): Promise<string | undefined> {
+/**
+ * Read a secret from, in this order: the file given on the command line; the systemd credential of that
+ * name (`LoadCredential=<credential>:…` puts it in $CREDENTIALS_DIRECTORY, readable by the unit alone);
+ * the environment variable. A file's first line is the secret.
+ */
+export async function readSecret(
+  file: string | undefined,
+  envName: string,
+  env: NodeJS.ProcessEnv,
+  field: string,
+  credential?: string,
+): Promise<string | undefined> {
+  const credDir = env['CREDENTIALS_DIRECTORY'];
+  if (file === undefined && credential !== undefined && credDir) {
+    const candidate = join(credDir, credential);
+    if (existsSync(candidate)) file = candidate;
+  }
   if (file !== undefined) {
     let text: string;
     try {

@@ -39,10 +39,10 @@ export function registerExportCommand(program: Command): void {
         .choices(['none', 'token', 'password', 'v3password', 'v3token', 'admin_token', 'noauth'] as const)
         .env('OS_AUTH_TYPE'),
     )
-    .option('--token-file <file>', 'file holding the token (default: $OS_TOKEN)')
+    .option('--token-file <file>', 'file holding the token (default: systemd credential os-token, then $OS_TOKEN)')
     .addOption(new Option('--auth-url <url>', 'Keystone URL for password auth').env('OS_AUTH_URL'))
     .addOption(new Option('--username <name>', 'Keystone user').env('OS_USERNAME'))
-    .option('--password-file <file>', 'file holding the Keystone password (default: $OS_PASSWORD)')
+    .option('--password-file <file>', 'file holding the Keystone password (default: systemd credential os-password, then $OS_PASSWORD)')
     .addOption(new Option('--user-domain-name <name>', 'Keystone user domain').env('OS_USER_DOMAIN_NAME').default('Default'))
     .addOption(new Option('--project-name <name>', 'Keystone project to scope the token to').env('OS_PROJECT_NAME'))
     .addOption(new Option('--project-domain-name <name>', 'Keystone project domain').env('OS_PROJECT_DOMAIN_NAME').default('Default'))
@@ -97,7 +97,7 @@ interface AuthOptions {
 }
 
 export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<AuthConfig> {
-  const token = await readSecret(o.tokenFile, 'OS_TOKEN', env, '--token-file');
+  const token = await readSecret(o.tokenFile, 'OS_TOKEN', env, '--token-file', 'os-token');
   const type =
     o.authType === undefined ? (token !== undefined ? 'token' : o.authUrl !== undefined ? 'password' : 'none')
     : o.authType === 'noauth' || o.authType === 'none' ? 'none'
@@ -110,7 +110,7 @@ export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<
   }
   if (o.authUrl === undefined) throw new InputError('--auth-url', undefined, 'password auth needs --auth-url or OS_AUTH_URL');
   if (o.username === undefined) throw new InputError('--username', undefined, 'password auth needs --username or OS_USERNAME');
-  const password = await readSecret(o.passwordFile, 'OS_PASSWORD', env, '--password-file');
+  const password = await readSecret(o.passwordFile, 'OS_PASSWORD', env, '--password-file', 'os-password');
   if (password === undefined) throw new InputError('--password-file', undefined, 'password auth needs --password-file or OS_PASSWORD');
   return {
     type,

@@ -1,6 +1,6 @@
 /** The exporter's pure parts and its local behaviour, without an Ironic: fast checks of each rule. */
 import { createServer } from 'node:http';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,21 @@ describe('authFrom: which auth the options and OS_* variables ask for', () => {
     await expect(authFrom({ ...base, tokenFile: join(dir, 'empty') }, {})).rejects.toThrow('--token-file: the secret file is empty');
     await expect(authFrom({ ...base, tokenFile: join(dir, 'absent') }, {})).rejects.toThrow(/--token-file: cannot read the secret file \(ENOENT\)/);
     await expect(authFrom({ ...base, authType: 'token' }, {})).rejects.toThrow(InputError);
+  });
+
+  it('takes systemd credentials os-token / os-password from $CREDENTIALS_DIRECTORY before the environment', async () => {
+    const creds = join(dir, 'credentials');
+    await mkdir(creds, { recursive: true });
+    await writeFile(join(creds, 'os-token'), 'cred-token\n');
+    await writeFile(join(creds, 'os-password'), 'cred-pw');
+    expect(await authFrom(base, { CREDENTIALS_DIRECTORY: creds, OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'cred-token' });
+    const pw = await authFrom({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, { CREDENTIALS_DIRECTORY: creds, OS_PASSWORD: 'env' });
+    expect(pw).toMatchObject({ type: 'password', password: 'cred-pw' });
+    // An explicit file still wins; a credentials directory without the file falls back to the variable.
+    const f = join(dir, 'explicit');
+    await writeFile(f, 'explicit-token');
+    expect(await authFrom({ ...base, tokenFile: f }, { CREDENTIALS_DIRECTORY: creds })).toEqual({ type: 'token', token: 'explicit-token' });
+    expect(await authFrom(base, { CREDENTIALS_DIRECTORY: join(dir, 'nope'), OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'env' });
     await expect(authFrom({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, {})).rejects.toThrow(/password auth needs --password-file or OS_PASSWORD/);
   });
 });
