@@ -18,6 +18,8 @@ export const DEFAULT_IRONIC_API_VERSION = '1.43';
 export const INSPECTOR_API_VERSION = '1.8';
 /** A loop guard: more pages than this means `next` never ends. */
 const MAX_PAGES = 100_000;
+/** Walks restarted from the first page when the marker object vanished between two pages. */
+const MAX_RESTARTS = 3;
 
 export interface CollectOptions {
   ironicUrl: string;
@@ -76,6 +78,10 @@ function pagesOf(pages: ExportDocument[]): Pages {
  * to a host the operator did not name.
  */
 async function ironicList(o: CollectOptions, resource: 'ports' | 'nodes'): Promise<Pages> {
+  return restartOnLostMarker(o, 'Ironic', resource, () => ironicWalk(o, resource));
+}
+
+async function ironicWalk(o: CollectOptions, resource: 'ports' | 'nodes'): Promise<Pages> {
   const root = serviceRoot(o.ironicUrl, '--ironic-url');
   const base = `${root}/v1/${resource}`;
   const headers = { 'X-OpenStack-Ironic-API-Version': o.apiVersion, ...(o.token ? { 'X-Auth-Token': o.token } : {}) };
@@ -84,7 +90,7 @@ async function ironicList(o: CollectOptions, resource: 'ports' | 'nodes'): Promi
   let query = new URLSearchParams({ detail: 'True', limit: String(o.pageSize) });
   for (;;) {
     const url = `${base}?${query.toString()}`;
-    const res = await requestJson('Ironic', { method: 'GET', url, headers }, o.transport);
+    const res = await getPage('Ironic', url, headers, query.has('marker'), o.transport);
     pages.push({ label: `Ironic GET ${redactUrl(url)}`, body: res.body });
     const next = nextLink(res.body, url);
     if (next === undefined) break;
@@ -111,6 +117,42 @@ function nextLink(body: unknown, url: string): string | undefined {
 
 /** ironic-inspector gives no `next` link: ask with limit + marker until a page is not full. */
 async function inspectorList(o: CollectOptions, inspectorUrl: string): Promise<Pages> {
+  return restartOnLostMarker(o, 'ironic-inspector', 'introspection', () => inspectorWalk(o, inspectorUrl));
+}
+
+/**
+ * Pages are separate requests: when the object named by the marker is deleted between two of them, Ironic
+ * (and inspector) answer 404 for the next page. The list as a whole is still readable, so walk it again
+ * from the start rather than fail the run.
+ */
+async function restartOnLostMarker(o: CollectOptions, service: string, resource: string, walk: () => Promise<Pages>): Promise<Pages> {
+  for (let restarts = 0; ; restarts++) {
+    try {
+      return await walk();
+    } catch (err) {
+      if (!(err instanceof LostMarkerError) || restarts >= MAX_RESTARTS) throw err instanceof LostMarkerError ? err.cause : err;
+      o.transport.log('export.restart', { service, resource, restart: restarts + 1, reason: (err.cause as Error).message });
+    }
+  }
+}
+
+class LostMarkerError extends Error {
+  constructor(override readonly cause: UpstreamError) {
+    super(cause.message);
+  }
+}
+
+/** A GET with a marker; a 404 then means the marker object is gone (the resource list itself exists). */
+async function getPage(service: string, url: string, headers: Record<string, string>, hasMarker: boolean, t: TransportOptions) {
+  try {
+    return await requestJson(service, { method: 'GET', url, headers }, t);
+  } catch (err) {
+    if (hasMarker && err instanceof UpstreamError && err.status === 404) throw new LostMarkerError(err);
+    throw err;
+  }
+}
+
+async function inspectorWalk(o: CollectOptions, inspectorUrl: string): Promise<Pages> {
   const base = `${serviceRoot(inspectorUrl, '--inspector-url')}/v1/introspection`;
   const headers = { 'X-OpenStack-Ironic-Inspector-API-Version': INSPECTOR_API_VERSION, ...(o.token ? { 'X-Auth-Token': o.token } : {}) };
   const pages: ExportDocument[] = [];
@@ -119,7 +161,7 @@ async function inspectorList(o: CollectOptions, inspectorUrl: string): Promise<P
   for (;;) {
     const query = new URLSearchParams({ limit: String(o.pageSize), ...(marker ? { marker } : {}) });
     const url = `${base}?${query.toString()}`;
-    const res = await requestJson('ironic-inspector', { method: 'GET', url, headers }, o.transport);
+    const res = await getPage('ironic-inspector', url, headers, marker !== undefined, o.transport);
     const label = `ironic-inspector GET ${redactUrl(url)}`;
     pages.push({ label, body: res.body });
     // Validate now: the marker comes from this page.

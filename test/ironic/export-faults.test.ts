@@ -155,6 +155,34 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
     }
   });
 
+  it('a port deleted between two pages (Ironic answers 404 for its marker): the walk restarts and the export is whole', async () => {
+    const store = newStore();
+    let deleted: { uuid: string; address: string; node_uuid: string } | undefined;
+    const p = await proxy({
+      beforeForward: async (_n, path) => {
+        const marker = new URLSearchParams(path.split('?')[1] ?? '').get('marker');
+        if (!deleted && path.startsWith('/v1/ports') && marker) {
+          deleted = (await rig!.api('GET', `/v1/ports/${marker}`)) as { uuid: string; address: string; node_uuid: string };
+          await rig!.api('DELETE', `/v1/ports/${marker}`);
+        }
+      },
+    });
+    try {
+      const res = await exportVia(p.url, store);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/\(5 ports, 3 nodes/);
+      const restarts = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['event'] === 'export.restart');
+      expect(restarts).toHaveLength(1);
+      expect(String(restarts[0]!['reason'])).toMatch(/HTTP 404: Port [0-9a-f-]+ could not be found\./);
+      const [obj] = await exportsIn(store);
+      const parsed = parseExportBundle(JSON.parse(new TextDecoder().decode((await new LocalStore(store).getObject(obj!.key))!.bytes)), obj!.key);
+      expect(parsed.ports.map((x) => x.mac)).not.toContain(deleted!.address);
+      expect(parsed.ports).toHaveLength(5);
+    } finally {
+      if (deleted) await rig!.api('POST', '/v1/ports', { node_uuid: deleted.node_uuid, address: deleted.address });
+    }
+  });
+
   it('no answer at all: the per-request deadline fires', async () => {
     const store = newStore();
     const p = await proxy({ fault: (n) => (n === 1 ? 'hang' : 'pass') });

@@ -34,6 +34,8 @@ export interface ProxyOptions {
   tls?: { key: string; cert: string };
   /** Decides per proxied request (1-based count of /v1 requests). */
   fault?: (n: number, path: string) => Fault;
+  /** Runs before a request is forwarded: to change Ironic between two pages of one walk. */
+  beforeForward?: (n: number, path: string) => Promise<void>;
 }
 
 export interface SeenRequest {
@@ -74,7 +76,9 @@ export async function startProxy(o: ProxyOptions): Promise<FaultProxy> {
         res.end(JSON.stringify({ error_message: JSON.stringify({ faultcode: 'Server', faultstring: `injected ${status}`, debuginfo: null }) }));
         return;
       }
-      void forward(o.inspectorTarget && path.startsWith('/v1/introspection') ? o.inspectorTarget : o.target, req, body).then(
+      const target = o.inspectorTarget && path.startsWith('/v1/introspection') ? o.inspectorTarget : o.target;
+      const n = count;
+      void (o.beforeForward?.(n, path) ?? Promise.resolve()).then(() => forward(target, req, body)).then(
         (up) => {
           if (fault === 'truncate') {
             // Promise the whole length, send half, then drop the connection.
