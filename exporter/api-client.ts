@@ -43,9 +43,12 @@ export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' |
         factor: 2,
         randomize: true,
         shouldRetry: ({ error }) => error instanceof UpstreamError && error.retryable,
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           if (error instanceof UpstreamError && error.retryable && retriesLeft > 0) {
-            t.log('http.retry', { service, attempt: attemptNumber, retriesLeft, error: error.message });
+            t.log('http.retry', { service, attempt: attemptNumber, retriesLeft, error: error.message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) });
+            // An overloaded service said when to come back: honour it (on top of the backoff), within reason.
+            const wait = error.retryAfterMs;
+            if (wait) await new Promise((r) => setTimeout(r, Math.min(wait, MAX_RETRY_AFTER_MS)));
           }
         },
       },
@@ -67,6 +70,16 @@ function parseBody(what: string, res: HttpResponse): unknown {
   }
 }
 
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 function statusError(what: string, res: HttpResponse): UpstreamError {
   const retryable = res.status >= 500 || res.status === 429;
   const detail = faultOf(res.text);
@@ -74,7 +87,7 @@ function statusError(what: string, res: HttpResponse): UpstreamError {
     res.status === 401 ? ' — the credentials were refused: check the token (--token-file / OS_TOKEN) or the Keystone user' :
     res.status === 403 ? ' — the credentials lack permission for this call' :
     res.status === 406 ? ' — the service does not support the requested API version (see --api-version)' : '';
-  return new UpstreamError(`${what}: HTTP ${res.status}${detail ? `: ${detail}` : ''}${hint}`, retryable, res.status);
+  return new UpstreamError(`${what}: HTTP ${res.status}${detail ? `: ${detail}` : ''}${hint}`, retryable, res.status, retryable ? retryAfterMs(res.headers['retry-after']) : undefined);
 }
 
 const MAX_DETAIL = 300;

@@ -10,6 +10,8 @@ export class UpstreamError extends Error {
     /** Worth another attempt: connection failures, timeouts, truncated bodies, HTTP 5xx and 429. */
     readonly retryable: boolean,
     readonly status?: number,
+    /** The server's Retry-After (429/503), in ms: waited for before the next attempt. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

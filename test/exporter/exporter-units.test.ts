@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authFrom } from '../../cli/commands/export.ts';
 import { InputError } from '../../core/errors.ts';
-import { faultOf, requestJson } from '../../exporter/api-client.ts';
+import { faultOf, requestJson, retryAfterMs } from '../../exporter/api-client.ts';
 import { keystoneV3Base } from '../../exporter/auth.ts';
 import { serviceRoot } from '../../exporter/collect.ts';
 import { httpRequest } from '../../exporter/http.ts';
@@ -138,6 +138,7 @@ describe('http + retries against a loopback server', () => {
   const server = createServer((req, res) => {
     hits++;
     if (req.url === '/big') return void res.end('x'.repeat(5000));
+    if (req.url === '/429') return void res.writeHead(hits === 1 ? 429 : 200, { 'Retry-After': '1' }).end('{"ok":true}');
     if (req.url === '/404') return void res.writeHead(404).end('{"error_message": "{\\"faultstring\\": \\"nope\\"}"}');
     res.writeHead(502).end('bad gateway');
   });
@@ -160,6 +161,19 @@ describe('http + retries against a loopback server', () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toMatch(/Ironic GET .*\/404: HTTP 404: nope$/);
     expect(hits).toBe(1);
+  });
+
+  it('waits for Retry-After on a 429 before trying again', async () => {
+    hits = 0;
+    const logged: Record<string, unknown>[] = [];
+    const started = performance.now();
+    const res = await requestJson('Ironic', { method: 'GET', url: `${url}/429` }, { ...t, log: (_e, f) => logged.push(f) });
+    expect(res.body).toEqual({ ok: true });
+    expect(hits).toBe(2);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(logged[0]).toMatchObject({ retryAfterMs: 1000 });
+    expect(retryAfterMs('Wed, 25 Nov 2026 21:00:10 GMT', Date.parse('2026-11-25T21:00:00Z'))).toBe(10_000);
+    expect(retryAfterMs('soon')).toBeUndefined();
   });
 
   it('refuses a body over the size cap', async () => {
