@@ -176,6 +176,10 @@ describe('export against a real Ironic + ironic-inspector', () => {
       expect(fromCli.policy).toEqual(fromApi.policy);
       expect(fromCli.policyDigest).toBe(fromApi.policyDigest);
       expect(fromCli.generation).toBe(fromApi.generation);
+      // The same CLI documents inside an export bundle, as the compute function would read them.
+      const settings = SiteSettingsSchema.parse({ source: 'ironic', supportedInspectInterfaces: ifaces.split(',') });
+      const cliBundle = { schema: 'pxe-filter/export@1', site: SITE, createdAt: new Date().toISOString(), ports: [JSON.parse(portsCli)], nodes: [JSON.parse(nodesCli)] };
+      expect(policyFromExport(parseExportBundle(cliBundle, 'cli-bundle'), settings).policy).toEqual(fromApi.policy);
     }
   });
 
