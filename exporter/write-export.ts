@@ -50,7 +50,7 @@ export async function writeExport(target: ExportTarget, site: string, content: E
   const bytes = new TextEncoder().encode(text);
   const digest = sha256(bytes);
 
-  const latest = target.kind === 'store' ? await latestInStore(target.store, site) : await latestInDir(target.dir);
+  const latest = await readLatest(target, site, log);
   if (latest && sameContent(latest.body, bundle)) {
     log('export.unchanged', { site, latest: latest.location });
     return { status: 'unchanged', location: latest.location, bytes: bytes.byteLength, sha256: digest };
@@ -73,6 +73,19 @@ export async function writeExport(target: ExportTarget, site: string, content: E
 interface Latest {
   location: string;
   body: unknown;
+}
+
+/**
+ * The latest export, only to skip writing an identical one. Not being able to read it (an exporter role
+ * that may write but not list, a corrupt file) is no reason to withhold a new export: log it and write.
+ */
+async function readLatest(target: ExportTarget, site: string, log: LogFn): Promise<Latest | undefined> {
+  try {
+    return target.kind === 'store' ? await latestInStore(target.store, site) : await latestInDir(target.dir);
+  } catch (err) {
+    log('export.latest-unreadable', { site, error: (err as Error).message });
+    return undefined;
+  }
 }
 
 async function latestInStore(store: Store, site: string): Promise<Latest | undefined> {

@@ -109,6 +109,18 @@ describe('writeExport', () => {
     expect((await store.listObjects('exports/dc1/')).map((o) => o.key)).toEqual([exportKey('dc1', t1), exportKey('dc1', t2)]);
   });
 
+  it('writes anyway when the latest export cannot be read (a write-only exporter role), and says so', async () => {
+    const inner = new LocalStore(join(dir, 'store-writeonly'));
+    const denied = () => Promise.reject(new Error('AccessDenied: s3:ListBucket'));
+    const store = Object.assign(Object.create(inner) as LocalStore, { listObjects: denied });
+    const events: [string, Record<string, unknown>][] = [];
+    const t = new Date('2026-11-25T20:00:00.000Z');
+    const out = await writeExport({ kind: 'store', store }, 'dc1', { ports: [page(['52:54:00:00:00:01'])] }, t, (e, f) => events.push([e, f]));
+    expect(out.status).toBe('written');
+    expect(events[0]).toEqual(['export.latest-unreadable', { site: 'dc1', error: 'AccessDenied: s3:ListBucket' }]);
+    expect(await inner.getObject(exportKey('dc1', t))).toBeDefined();
+  });
+
   it('never overwrites an export another run wrote under the same key (conditional put)', async () => {
     const store = new LocalStore(join(dir, 'store-b'));
     const t = new Date('2026-11-25T20:00:00.000Z');
