@@ -183,6 +183,14 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
     }
   });
 
+  it('an API version this Ironic does not serve: refused with Ironic\'s reason and a hint', async () => {
+    const store = newStore();
+    const res = await exportVia(rig!.ironicUrl, store, ['--api-version', '1.99']);
+    expect(res.code).toBe(1);
+    expect(errorLine(res.stderr)).toMatch(/^pxe-filter: Ironic GET .*: HTTP 406: .*1\.99.* — the service does not support the requested API version \(see --api-version\)$/);
+    expect(existsSync(store)).toBe(false);
+  });
+
   it('no answer at all: the per-request deadline fires', async () => {
     const store = newStore();
     const p = await proxy({ fault: (n) => (n === 1 ? 'hang' : 'pass') });
