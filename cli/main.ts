@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { agentOnceCommand } from './commands/agent-once.ts';
 import { computeCommand } from './commands/compute.ts';
+import { registerExportCommand } from './commands/export.ts';
 import { localRunCommand } from './commands/local-run.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
@@ -43,6 +44,8 @@ export function buildProgram(): Command {
       const what = r.status === 'unchanged' ? `unchanged: generation ${r.generation} still current, nothing written` : `wrote generation ${r.generation} to ${r.out}`;
       process.stdout.write(`${what} (allow ${r.allow}, deny ${r.deny}, unknown hosts ${r.unknownHosts})\n`);
     });
+
+  registerExportCommand(program);
 
   const agent = program.command('agent').description('the PXE-host agent that keeps dnsmasq\'s hosts directory');
   agent

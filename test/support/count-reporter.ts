@@ -1,6 +1,6 @@
 /**
  * Prints `N passed, N failed` (plus `, N skipped`) as the very last line, which is how CI here counts tests.
- * A test file that fails to import has no tests; it counts as one failure so it can never pass unseen.
+ * A test file that fails to import, or whose beforeAll throws, counts as one failure so it can never pass unseen.
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
@@ -10,15 +10,16 @@ export default class CountReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const mod of testModules) {
-      let tests = 0;
+      let failedHere = 0;
       for (const test of mod.children.allTests()) {
-        tests++;
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedHere++;
         else skipped++;
       }
-      if (tests === 0 && mod.state() === 'failed') failed++;
+      // A file that failed to import, or whose beforeAll threw (its tests then show as skipped), is a failure.
+      if (failedHere === 0 && mod.state() === 'failed') failedHere = 1;
+      failed += failedHere;
     }
     failed += unhandledErrors.length;
     // Printed after vitest's own summary so it is the closing line.

@@ -1,0 +1,67 @@
+/** The exporter's systemd units pass `systemd-analyze verify` (the same check systemd makes when loading them). */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const UNITS = fileURLToPath(new URL('../../agent/systemd/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pxe-filter-units-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * verify refuses an ExecStart binary that does not exist; the units name the installed path
+ * (/usr/local/bin/pxe-filter), so the copy under test points at this checkout's executable instead.
+ */
+async function copyUnits(edit: (text: string) => string = (t) => t): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of ['pxe-filter-export.service', 'pxe-filter-export.timer']) {
+    const text = (await readFile(join(UNITS, name), 'utf8')).replaceAll('/usr/local/bin/pxe-filter', BIN);
+    await writeFile(join(dir, name), edit(text));
+    out.push(join(dir, name));
+  }
+  return out;
+}
+
+async function verify(paths: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    const { stderr } = await run('systemd-analyze', ['verify', ...paths], { timeout: 60_000 });
+    return { code: 0, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stderr: e.stderr ?? '' };
+  }
+}
+
+describe('agent/systemd/pxe-filter-export.{service,timer}', () => {
+  it('pass systemd-analyze verify with no warning about themselves', async () => {
+    const res = await verify(await copyUnits());
+    expect(res.stderr.split('\n').filter((l) => l.includes('pxe-filter-export'))).toEqual([]);
+    expect(res.code).toBe(0);
+  });
+
+  it('the check has teeth: a misspelt directive in the service is reported', async () => {
+    const res = await verify(await copyUnits((t) => t.replace('Type=oneshot', 'Type=oneshott')));
+    expect(res.stderr).toMatch(/pxe-filter-export\.service.*(Failed to parse service type|oneshott)/);
+  });
+
+  it('the service is a oneshot that runs `pxe-filter export` with the operator\'s arguments; the timer triggers it', async () => {
+    const service = await readFile(join(UNITS, 'pxe-filter-export.service'), 'utf8');
+    const timer = await readFile(join(UNITS, 'pxe-filter-export.timer'), 'utf8');
+    expect(service).toMatch(/^Type=oneshot$/m);
+    expect(service).toMatch(/^ExecStart=\/usr\/local\/bin\/pxe-filter export \$PXE_FILTER_EXPORT_ARGS$/m);
+    expect(service).toMatch(/^EnvironmentFile=\/etc\/pxe-filter\/export\.env$/m);
+    expect(timer).toMatch(/^OnUnitInactiveSec=\d+s$/m);
+    expect(timer).toMatch(/^WantedBy=timers\.target$/m);
+  });
+});
