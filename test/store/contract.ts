@@ -61,6 +61,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(cur && dec(cur.bytes)).toBe('b');
     });
 
+    it('ifMatch on a key that does not exist is a lost race, not a create', async () => {
+      const store = await open();
+      await expect(store.putObject('manifests/dc1/manifest.json', enc('x'), { condition: { ifMatch: '"0123"' } })).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await store.getObject('manifests/dc1/manifest.json')).toBeUndefined();
+    });
+
     it('of two concurrent conditional writes on the same version exactly one wins', async () => {
       const store = await open();
       const key = 'manifests/dc1/manifest.json';
