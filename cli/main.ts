@@ -7,6 +7,7 @@ import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { agentOnceCommand } from './commands/agent-once.ts';
 import { computeCommand } from './commands/compute.ts';
 import { localRunCommand } from './commands/local-run.ts';
+import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -94,6 +95,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 
+  registerRollback(program);
   return program;
 }
 

@@ -15,6 +15,8 @@ import {
 import { GetParameterCommand, PutParameterCommand, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 
+type PutInput = { Key: string; Body: Uint8Array | string; IfMatch?: string; IfNoneMatch?: string; ContentType?: string };
+
 interface Version {
   versionId: string;
   etag: string;
@@ -52,7 +54,15 @@ export class FakeAws {
     const ssm = this.ssmMock;
     s3.reset();
     ssm.reset();
-    s3.on(GetObjectCommand).callsFake((input: { Key: string; VersionId?: string }) => {
+    s3.on(GetObjectCommand).callsFake((input: { Key: string; VersionId?: string }) => this.getObject(input));
+    s3.on(PutObjectCommand).callsFake((input: PutInput) => this.putObject(input));
+    s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; ContinuationToken?: string }) => this.listObjectsV2(input));
+    s3.on(ListObjectVersionsCommand).callsFake((input: { Prefix?: string; KeyMarker?: string; VersionIdMarker?: string }) => this.listObjectVersions(input));
+    ssm.on(GetParameterCommand).callsFake((input: { Name: string }) => this.getParameter(input));
+    ssm.on(PutParameterCommand).callsFake((input: { Name: string; Value: string; Overwrite?: boolean }) => this.putParameter(input));
+  }
+
+  getObject(input: { Key: string; VersionId?: string }) {
       const versions = this.objects.get(input.Key);
       const v = input.VersionId ? versions?.find((x) => x.versionId === input.VersionId) : versions?.at(-1);
       if (!v) throw s3Error(input.VersionId && versions ? 'NoSuchVersion' : 'NoSuchKey', 404);
@@ -63,8 +73,9 @@ export class FakeAws {
         VersionId: v.versionId,
         LastModified: v.lastModified,
       };
-    });
-    s3.on(PutObjectCommand).callsFake((input: { Key: string; Body: Uint8Array | string; IfMatch?: string; IfNoneMatch?: string; ContentType?: string }) => {
+  }
+
+  putObject(input: PutInput) {
       const versions = this.objects.get(input.Key) ?? [];
       const current = versions.at(-1);
       if (input.IfNoneMatch === '*' && current) throw s3Error('PreconditionFailed', 412);
@@ -79,8 +90,9 @@ export class FakeAws {
       };
       this.objects.set(input.Key, [...versions, v]);
       return { ETag: v.etag, VersionId: v.versionId };
-    });
-    s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; ContinuationToken?: string }) => {
+  }
+
+  listObjectsV2(input: { Prefix?: string; ContinuationToken?: string }) {
       const keys = [...this.objects.keys()].filter((k) => k.startsWith(input.Prefix ?? '')).sort();
       const start = input.ContinuationToken ? Number(input.ContinuationToken) : 0;
       const page = keys.slice(start, start + this.pageSize);
@@ -93,8 +105,9 @@ export class FakeAws {
         IsTruncated: truncated,
         ...(truncated ? { NextContinuationToken: String(start + this.pageSize) } : {}),
       };
-    });
-    s3.on(ListObjectVersionsCommand).callsFake((input: { Prefix?: string; KeyMarker?: string; VersionIdMarker?: string }) => {
+  }
+
+  listObjectVersions(input: { Prefix?: string; KeyMarker?: string; VersionIdMarker?: string }) {
       const all = [...this.objects.keys()]
         .filter((k) => k.startsWith(input.Prefix ?? ''))
         .sort()
@@ -109,25 +122,27 @@ export class FakeAws {
         IsTruncated: truncated,
         ...(truncated && last ? { NextKeyMarker: last.Key, NextVersionIdMarker: last.VersionId } : {}),
       };
-    });
-    ssm.on(GetParameterCommand).callsFake((input: { Name: string }) => {
+  }
+
+  getParameter(input: { Name: string }) {
       const value = this.parameters.get(input.Name);
       if (value === undefined) throw ssmError('ParameterNotFound', 400);
       return { Parameter: { Name: input.Name, Value: value, Type: 'String' } };
-    });
-    ssm.on(PutParameterCommand).callsFake((input: { Name: string; Value: string; Overwrite?: boolean }) => {
+  }
+
+  putParameter(input: { Name: string; Value: string; Overwrite?: boolean }) {
       if (this.parameters.has(input.Name) && !input.Overwrite) throw ssmError('ParameterAlreadyExists', 400);
       this.parameters.set(input.Name, input.Value);
       return { Version: 1 };
-    });
   }
 
-  put(key: string, text: string): void {
+  /** Put an object directly (as another writer would), optionally with a given LastModified. */
+  put(key: string, text: string, lastModified?: Date): void {
     const bytes = new TextEncoder().encode(text);
     const versions = this.objects.get(key) ?? [];
     this.objects.set(key, [
       ...versions,
-      { versionId: randomBytes(12).toString('base64url'), etag: `"${createHash('md5').update(bytes).digest('hex')}"`, bytes, lastModified: new Date((this.clock += 1000)) },
+      { versionId: randomBytes(12).toString('base64url'), etag: `"${createHash('md5').update(bytes).digest('hex')}"`, bytes, lastModified: lastModified ?? new Date((this.clock += 1000)) },
     ]);
   }
 
