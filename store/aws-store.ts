@@ -76,8 +76,16 @@ export class AwsStore implements Store {
       };
     } catch (err) {
       if (isNotFound(err)) return undefined;
+      // Without an unconditional s3:ListBucket, S3 answers a missing key with 403, not 404. Least-privilege roles
+      // here may only list their own prefixes, so ask the listing (scoped by s3:prefix) whether the key exists.
+      if (statusOf(err) === 403 && !versionId && !(await this.exists(key))) return undefined;
       throw err;
     }
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+    return page.Contents?.[0]?.Key === key;
   }
 
   async putObject(key: string, bytes: Uint8Array, options: { condition?: PutCondition; contentType?: string } = {}): Promise<PutResult> {

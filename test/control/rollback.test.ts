@@ -14,10 +14,11 @@ import { AwsStore } from '../../store/aws-store.ts';
 import type { Store } from '../../store/store.ts';
 import { FakeAws } from '../support/fake-aws.ts';
 import { mac } from '../support/exports.ts';
+import { parseMac } from '../../core/mac.ts';
 
 const SITE = 'dc1';
 const guard = { maxChangeShare: 0.5, minChangesToGuard: 20 };
-const policy = (allow: number[], deny: number[]): Policy => ({ unknownHosts: 'deny', removed: 'deny', allow: allow.map(mac), deny: deny.map(mac) });
+const policy = (allow: number[], deny: number[]): Policy => ({ unknownHosts: 'deny', removed: 'deny', allow: allow.map((i) => parseMac(mac(i))), deny: deny.map((i) => parseMac(mac(i))) });
 
 async function publishThree(store: Store): Promise<void> {
   let t = Date.parse('2026-11-25T20:00:00Z');
