@@ -11,7 +11,7 @@ import { PxeFilterStack } from './stack.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function buildApp(app: App = new App()): { app: App; stack: PxeFilterStack } {
+export function buildApp(app: App = new App(), options: { nag?: boolean } = {}): { app: App; stack: PxeFilterStack } {
   const configPath = String(app.node.tryGetContext('config') ?? join(PROJECT_ROOT, 'infra/sites.json'));
   const config = resolveConfig(loadConfigFile(configPath), configPath, app.node.tryGetContext('sites'));
   const stackName = String(app.node.tryGetContext('stackName') ?? 'PxeFilter');
@@ -21,7 +21,7 @@ export function buildApp(app: App = new App()): { app: App; stack: PxeFilterStac
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
     description: 'pxe-filter control plane: versioned manifests in S3, SSM pointers, per-site compute and agent roles',
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
 

@@ -42,10 +42,6 @@ export class PxeFilterStack extends Stack {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(cfg.accessLogRetentionDays) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    Validations.of(this.accessLogs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This is the access-log bucket of the data bucket; logging it into itself would log every log delivery, recursively.',
-    });
 
     this.bucket = new s3.Bucket(this, 'Data', {
       versioned: true, // every manifest generation is kept; the SSM pointer names an exact versionId
