@@ -21,7 +21,7 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
     description: 'pxe-filter control plane: versioned manifests in S3, SSM pointers, per-site compute and agent roles',
   });
-  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return { app, stack };
 }
 
