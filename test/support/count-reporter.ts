@@ -10,15 +10,16 @@ export default class CountReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const mod of testModules) {
-      let tests = 0;
+      let failedHere = 0;
       for (const test of mod.children.allTests()) {
-        tests++;
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedHere++;
         else skipped++;
       }
-      if (tests === 0 && mod.state() === 'failed') failed++;
+      // A module that failed without a failed test (import error, or a beforeAll that threw and skipped
+      // every test) still counts as one failure, so it can never pass unseen.
+      failed += failedHere === 0 && mod.state() === 'failed' ? 1 : failedHere;
     }
     failed += unhandledErrors.length;
     // Printed after vitest's own summary so it is the closing line.
