@@ -1,8 +1,10 @@
 /**
  * The compute Lambda: a thin middy pipeline around control/compute-site.
- *   injectLambdaContext  structured JSON logs with the request id, site as a persistent key
+ *   injectLambdaContext  structured JSON logs with the request id (site is a persistent key)
  *   logMetrics           EMF metrics flushed after success AND after failure (guard refusals are counted)
- *   handler              parse the event (zod) → computeSite → ack lag → log + metrics
+ *   reportFailures       logs and counts each failure by kind, then lets it propagate
+ *   parseEvent           zod-validates the S3 notification or schedule event
+ *   handler              computeSite → ack lag → log + metrics
  * Every failure is rethrown: Lambda then retries the async invocation and, when retries run out, sends it to
  * the on-failure destination. No error is ever turned into a successful result.
  */
@@ -11,13 +13,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
-import { GuardError, InputError, ConfigError } from '../core/errors.ts';
 import { measureAckLag } from '../control/ack-lag.ts';
 import { computeSite } from '../control/compute-site.ts';
 import type { Store } from '../store/store.ts';
-import { PreconditionFailedError } from '../store/store.ts';
-import { parseComputeEvent } from './events.ts';
+import type { ComputeTrigger } from './events.ts';
+import { parseEvent, reportFailures } from './middleware.ts';
 import { Metric } from './names.ts';
 
 export interface ComputeDeps {
@@ -46,70 +46,58 @@ export function makeComputeHandler(deps: ComputeDeps) {
   const { logger, metrics, store, site } = deps;
   const now = deps.now ?? (() => new Date());
 
-  const run = async (event: unknown, _context: Context): Promise<ComputeSummary> => {
+  const run = async (event: unknown): Promise<ComputeSummary> => {
     const started = performance.now();
-    try {
-      const trigger = parseComputeEvent(event, site, deps.bucket);
-      logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}) });
-      const at = now();
-      const r = await computeSite({ store, site, now: at });
-      const m = r.published.manifest;
-      const lag = await measureAckLag(store, site, new Date(m.createdAt), at, deps.ackGraceMs);
-      const durationMs = Math.round(performance.now() - started);
-      const published = r.published.status === 'published';
-      metrics.addMetric(Metric.Computed, MetricUnit.Count, 1);
-      metrics.addMetric(Metric.Ports, MetricUnit.Count, r.stats.ports);
-      metrics.addMetric(Metric.Allowed, MetricUnit.Count, m.policy.allow.length);
-      metrics.addMetric(Metric.Denied, MetricUnit.Count, m.policy.deny.length);
-      metrics.addMetric(Metric.Published, MetricUnit.Count, published ? 1 : 0);
-      metrics.addMetric(Metric.Unchanged, MetricUnit.Count, published ? 0 : 1);
-      metrics.addMetric(Metric.Generation, MetricUnit.Count, m.generation);
-      metrics.addMetric(Metric.Agents, MetricUnit.Count, lag.agents);
-      metrics.addMetric(Metric.AgentsBehind, MetricUnit.Count, lag.behind);
-      metrics.addMetric(Metric.DurationMs, MetricUnit.Milliseconds, durationMs);
-      logger.info(published ? 'published' : 'unchanged', {
-        generation: m.generation,
-        versionId: r.published.pointer.versionId,
-        sha256: r.published.pointer.sha256,
-        exportKey: r.exportKey,
-        ports: r.stats.ports,
-        nodesInspecting: r.stats.nodesInspecting,
-        allow: m.policy.allow.length,
-        deny: m.policy.deny.length,
-        unknownHosts: m.policy.unknownHosts,
-        pointerRepaired: r.published.pointerRepaired,
-        agents: lag.agents,
-        agentsBehind: lag.behind,
-        durationMs,
-      });
-      return {
-        site,
-        status: r.published.status,
-        generation: m.generation,
-        versionId: r.published.pointer.versionId,
-        exportKey: r.exportKey,
-        allow: m.policy.allow.length,
-        deny: m.policy.deny.length,
-        agentsBehind: lag.behind,
-      };
-    } catch (err) {
-      const durationMs = Math.round(performance.now() - started);
-      metrics.addMetric(Metric.DurationMs, MetricUnit.Milliseconds, durationMs);
-      if (err instanceof GuardError) {
-        metrics.addMetric(Metric.GuardRefusals, MetricUnit.Count, 1);
-        logger.error('guard refused to publish; the current manifest stays in force', { reason: err.message, ...err.details, durationMs });
-      } else if (err instanceof PreconditionFailedError) {
-        logger.warn('another compute published first; failing so that the retry computes on top of it', { key: err.key, durationMs });
-      } else if (err instanceof InputError || err instanceof ConfigError) {
-        logger.error('refused: bad input or settings', { error: err.message, ...(err instanceof InputError ? { field: err.field } : {}), durationMs });
-      } else {
-        logger.error('compute failed', { error: err as Error, durationMs });
-      }
-      throw err;
-    }
+    const trigger = event as ComputeTrigger; // parseEvent replaced the raw event before this runs
+    logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}) });
+    const at = now();
+    const r = await computeSite({ store, site, now: at });
+    const m = r.published.manifest;
+    const lag = await measureAckLag(store, site, new Date(m.createdAt), at, deps.ackGraceMs);
+    const durationMs = Math.round(performance.now() - started);
+    const published = r.published.status === 'published';
+    metrics.addMetric(Metric.Computed, MetricUnit.Count, 1);
+    metrics.addMetric(Metric.Ports, MetricUnit.Count, r.stats.ports);
+    metrics.addMetric(Metric.Allowed, MetricUnit.Count, m.policy.allow.length);
+    metrics.addMetric(Metric.Denied, MetricUnit.Count, m.policy.deny.length);
+    metrics.addMetric(Metric.Published, MetricUnit.Count, published ? 1 : 0);
+    metrics.addMetric(Metric.Unchanged, MetricUnit.Count, published ? 0 : 1);
+    metrics.addMetric(Metric.Generation, MetricUnit.Count, m.generation);
+    metrics.addMetric(Metric.Agents, MetricUnit.Count, lag.agents);
+    metrics.addMetric(Metric.AgentsBehind, MetricUnit.Count, lag.behind);
+    metrics.addMetric(Metric.DurationMs, MetricUnit.Milliseconds, durationMs);
+    logger.info(published ? 'published' : 'unchanged', {
+      generation: m.generation,
+      versionId: r.published.pointer.versionId,
+      sha256: r.published.pointer.sha256,
+      exportKey: r.exportKey,
+      ports: r.stats.ports,
+      nodesInspecting: r.stats.nodesInspecting,
+      allow: m.policy.allow.length,
+      deny: m.policy.deny.length,
+      unknownHosts: m.policy.unknownHosts,
+      pointerRepaired: r.published.pointerRepaired,
+      agents: lag.agents,
+      agentsBehind: lag.behind,
+      durationMs,
+    });
+    return {
+      site,
+      status: r.published.status,
+      generation: m.generation,
+      versionId: r.published.pointer.versionId,
+      exportKey: r.exportKey,
+      allow: m.policy.allow.length,
+      deny: m.policy.deny.length,
+      agentsBehind: lag.behind,
+    };
   };
 
-  return middy(run)
+  // before: in this order; onError: in reverse, so failures are counted before logMetrics flushes.
+  return middy<unknown, ComputeSummary>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(reportFailures(logger, metrics))
+    .use(parseEvent(site, deps.bucket))
+    .handler(run);
 }
