@@ -49,9 +49,10 @@ export function makeComputeHandler(deps: ComputeDeps) {
   const run = async (event: unknown): Promise<ComputeSummary> => {
     const started = performance.now();
     const trigger = event as ComputeTrigger; // parseEvent replaced the raw event before this runs
-    logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}) });
+    const force = trigger.kind === 'schedule' && trigger.force;
+    logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}), ...(force ? { force } : {}) });
     const at = now();
-    const r = await computeSite({ store, site, now: at });
+    const r = await computeSite({ store, site, now: at, force });
     const m = r.published.manifest;
     const lag = await measureAckLag(store, site, new Date(m.createdAt), at, deps.ackGraceMs);
     const durationMs = Math.round(performance.now() - started);

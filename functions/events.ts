@@ -23,9 +23,11 @@ export const S3NotificationSchema = z.looseObject({ Records: z.array(S3RecordSch
 export const ScheduleEventSchema = z.strictObject({
   source: z.literal(SCHEDULE_SOURCE),
   site: SiteNameSchema,
+  /** Only for an operator's manual invoke: publish although the guard says the export looks broken. */
+  force: z.boolean().default(false),
 });
 
-export type ComputeTrigger = { kind: 's3'; keys: string[] } | { kind: 'schedule' };
+export type ComputeTrigger = { kind: 's3'; keys: string[] } | { kind: 'schedule'; force: boolean };
 
 /** Keys in S3 notifications are URL-encoded with "+" for spaces. */
 export function decodeS3Key(key: string): string {
@@ -46,5 +48,5 @@ export function parseComputeEvent(event: unknown, site: string, bucket: string):
   }
   const scheduled = parseWith(ScheduleEventSchema, event, 'event');
   if (scheduled.site !== site) throw new InputError('event.site', scheduled.site, `is not this function's site "${site}"`);
-  return { kind: 'schedule' };
+  return { kind: 'schedule', force: scheduled.force };
 }

@@ -132,6 +132,18 @@ describe('compute handler', () => {
     expect(logs().find((l) => l.level === 'ERROR')).toMatchObject({ message: expect.stringMatching(/guard refused/), vanished: 30, known: 40, site: SITE });
   });
 
+  it('an operator can force past the guard with a manual invoke ({..., "force": true}); the schedule never forces', async () => {
+    uploadExport(exportBundle(SITE, { macs: 40 }));
+    const h = handler();
+    await h(scheduleEvent, context);
+    uploadExport(exportBundle(SITE, { macs: 10 }), new Date(clock + 3_600_000));
+    await expect(h(scheduleEvent, context)).rejects.toBeInstanceOf(GuardError);
+    const r = await h({ ...scheduleEvent, force: true }, context);
+    expect(r).toMatchObject({ status: 'published', generation: 2, deny: 10 });
+    expect(logs().some((l) => l.message === 'compute started' && l.force === true)).toBe(true);
+    await expect(h({ ...scheduleEvent, force: 'yes' }, context)).rejects.toThrow(/^event\.force: /);
+  });
+
   it('conditional-write conflict: of two concurrent computes exactly one publishes; the loser throws', async () => {
     uploadExport(exportBundle(SITE, { macs: 10, inspecting: [3] }));
     const h = handler();
