@@ -15,8 +15,11 @@ const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
 
 export const SiteConfigSchema = z.strictObject({
   name: SiteNameSchema,
-  /** How often the schedule recomputes even without a new export (catches missed S3 events, feeds the heartbeat). */
-  scheduleMinutes: z.number().int().min(1).max(1440).default(15),
+  /**
+   * How often the schedule recomputes even without a new export (catches missed S3 events, feeds the heartbeat).
+   * At most 8 h: the "no compute" alarm looks back 3 schedule periods, and an alarm period is at most one day.
+   */
+  scheduleMinutes: z.number().int().min(1).max(480).default(15),
   /** After a publish, agents have this long to ack before the AgentsBehind alarm counts them. */
   ackGraceMinutes: z.number().int().min(1).max(1440).default(15),
   settings: SiteSettingsSchema,
