@@ -8,6 +8,7 @@ import { agentOnceCommand } from './commands/agent-once.ts';
 import { computeCommand } from './commands/compute.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { localRunCommand } from './commands/local-run.ts';
+import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -98,6 +99,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 
+  registerRollback(program);
   return program;
 }
 

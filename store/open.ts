@@ -1,6 +1,6 @@
 /**
- * Opens the store a command was told to use: `local:<dir>` (the embedded default).
- * The S3 + SSM store (`s3://<bucket>`) is added here by the cloud control plane.
+ * Opens the store a command was told to use: `local:<dir>` (the embedded default) or `s3://<bucket>`
+ * (S3 for objects, SSM Parameter Store for parameters; region and credentials from the usual AWS chain).
  */
 import { InputError } from '../core/errors.ts';
 import { LocalStore } from './local-store.ts';
@@ -8,5 +8,11 @@ import type { Store } from './store.ts';
 
 export async function openStore(spec: string): Promise<Store> {
   if (spec.startsWith('local:')) return new LocalStore(spec.slice('local:'.length));
-  throw new InputError('--store', spec, 'expected local:<dir>');
+  if (spec.startsWith('s3://')) {
+    const bucket = spec.slice('s3://'.length).replace(/\/$/, '');
+    // Loaded on demand: the local mode and the agent never pay for the AWS SDK import.
+    const { AwsStore } = await import('./aws-store.ts');
+    return new AwsStore(bucket);
+  }
+  throw new InputError('--store', spec, 'expected local:<dir> or s3://<bucket>');
 }

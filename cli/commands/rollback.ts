@@ -1,0 +1,31 @@
+/** `pxe-filter rollback --site S --to-generation N --store local:DIR|s3://BUCKET` */
+import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { SiteNameSchema } from '../../core/settings.ts';
+import { parseWith } from '../../core/zod-errors.ts';
+import { rollbackSite } from '../../control/rollback.ts';
+import { openStore } from '../../store/open.ts';
+
+const generation = (value: string) => {
+  if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …)');
+  return Number(value);
+};
+
+export function registerRollback(program: Command): void {
+  program
+    .command('rollback')
+    .description("publish an earlier generation's policy as a new generation (agents then apply it like any change)")
+    .requiredOption('--site <site>', 'site name')
+    .requiredOption('--to-generation <n>', 'the generation whose policy to restore', generation)
+    .requiredOption('--store <spec>', 'local:<dir> or s3://<bucket> (SSM in the same region)')
+    .action(async (o) => {
+      const site = parseWith(SiteNameSchema, o.site, '--site');
+      const store = await openStore(o.store);
+      const r = await rollbackSite({ store, site, toGeneration: o.toGeneration, now: new Date() });
+      const m = r.published.manifest;
+      const what =
+        r.published.status === 'published'
+          ? `published generation ${m.generation} with the policy of generation ${r.from.generation}`
+          : `generation ${m.generation} already has the policy of generation ${r.from.generation}; nothing published`;
+      process.stdout.write(`${what} (allow ${m.policy.allow.length}, deny ${m.policy.deny.length}, unknown hosts ${m.policy.unknownHosts}) in ${store.description}\n`);
+    });
+}

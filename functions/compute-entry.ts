@@ -1,0 +1,24 @@
+/** The compute Lambda's entry point (what NodejsFunction bundles): configuration from the environment. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { SiteNameSchema } from '../core/settings.ts';
+import { parseWith } from '../core/zod-errors.ts';
+import { AwsStore } from '../store/aws-store.ts';
+import { makeComputeHandler } from './compute.ts';
+import { COMPUTE_SERVICE, METRICS_NAMESPACE } from './names.ts';
+
+export const ComputeEnvSchema = z.looseObject({
+  SITE: SiteNameSchema,
+  BUCKET: z.string().min(3),
+  ACK_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
+});
+
+export function handlerFromEnv(env: NodeJS.ProcessEnv) {
+  const cfg = parseWith(ComputeEnvSchema, env, 'environment');
+  const logger = new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site: cfg.SITE } });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: COMPUTE_SERVICE, defaultDimensions: { site: cfg.SITE } });
+  return makeComputeHandler({ store: new AwsStore(cfg.BUCKET), site: cfg.SITE, bucket: cfg.BUCKET, logger, metrics, ackGraceMs: cfg.ACK_GRACE_SECONDS * 1000 });
+}
+
+export const handler = handlerFromEnv(process.env);

@@ -1,0 +1,114 @@
+/**
+ * The control plane (design §1): one versioned bucket, per site a compute function with its schedule, S3
+ * trigger, settings parameter, agent and exporter roles, and alarms. Shared: the bucket and its access-log
+ * bucket, the dead-letter queue of failed computes, the alarm topic.
+ */
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { DeployConfig } from './config.ts';
+import { PxeFilterSite } from './site.ts';
+
+export interface PxeFilterStackProps extends StackProps {
+  config: DeployConfig;
+  /** Project root (where package-lock.json and functions/ live), for bundling. */
+  projectRoot: string;
+}
+
+export class PxeFilterStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+  readonly failures: sqs.Queue;
+  readonly alarmTopic: sns.Topic;
+  readonly sites: PxeFilterSite[];
+
+  constructor(scope: Construct, id: string, props: PxeFilterStackProps) {
+    super(scope, id, props);
+    const cfg = props.config;
+
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED, // S3 server access logging cannot write to SSE-KMS buckets
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(cfg.accessLogRetentionDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.bucket = new s3.Bucket(this, 'Data', {
+      versioned: true, // every manifest generation is kept; the SSM pointer names an exact versionId
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'data/',
+      lifecycleRules: [
+        // Only NON-current versions expire: the current manifest (what the pointer names) never does.
+        { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(cfg.noncurrentVersionDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'expire-exports', prefix: 'exports/', expiration: Duration.days(cfg.exportRetentionDays) },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Async invocations (S3, schedule) that still fail after Lambda's retries land here, with the event.
+    this.failures = new sqs.Queue(this, 'FailedComputes', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter (on-failure) destination of the compute functions and schedules; a DLQ behind a DLQ adds nothing.',
+    });
+
+    // CloudWatch must be allowed to use the key to publish alarms to an encrypted topic.
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'pxe-filter alarm topic' });
+    topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new sns.Topic(this, 'Alarms', { masterKey: topicKey, enforceSSL: true });
+    if (cfg.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(cfg.alarmEmail));
+    const notify = new cwActions.SnsAction(this.alarmTopic);
+
+    const failed = new cloudwatch.Alarm(this, 'FailedComputesAlarm', {
+      alarmDescription: 'A compute invocation failed after all retries (see the FailedComputes queue for the event).',
+      metric: this.failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    failed.addAlarmAction(notify);
+
+    this.sites = cfg.sites.map(
+      (site) =>
+        new PxeFilterSite(this, `Site-${site.name}`, {
+          site,
+          bucket: this.bucket,
+          failures: this.failures,
+          alarmAction: notify,
+          logRetentionDays: cfg.logRetentionDays,
+          projectRoot: props.projectRoot,
+        }),
+    );
+
+    // S3 notifications are set by a CDK-provided custom resource (a singleton Lambda) at deploy time.
+    const notifications = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
+    if (notifications) {
+      Validations.of(notifications).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'Role of the aws-cdk-lib BucketNotificationsHandler custom resource, which only runs during deployment to set the bucket notification configuration; its code and role are defined by aws-cdk-lib, the managed policy only lets it write its own logs.',
+      });
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../core/errors.ts';
+import { loadConfigFile, resolveConfig } from '../../infra/config.ts';
+
+const file = (doc: unknown) => JSON.stringify(doc);
+
+describe('deployment config', () => {
+  it('the shipped infra/sites.json is valid', () => {
+    const cfg = resolveConfig(loadConfigFile('infra/sites.json'), 'infra/sites.json', undefined);
+    expect(cfg.sites.map((s) => s.name)).toEqual(['dc1']);
+    expect(cfg.sites[0]!.settings.guard.maxChangeShare).toBe(0.5);
+  });
+
+  it('fills defaults and narrows by -c sites, using defaultSettings for unlisted sites', () => {
+    const cfg = resolveConfig(file({ defaultSettings: { source: 'inspector' }, sites: [{ name: 'dc1', settings: { source: 'ironic' } }] }), 'f.json', 'dc2, dc1');
+    expect(cfg.sites.map((s) => [s.name, s.settings.source, s.scheduleMinutes])).toEqual([['dc2', 'inspector', 15], ['dc1', 'ironic', 15]]);
+    expect(cfg.noncurrentVersionDays).toBe(90);
+    expect(resolveConfig(file({ defaultSettings: { source: 'ironic' } }), 'f.json', ['dc3']).sites[0]!.name).toBe('dc3');
+  });
+
+  it('a bad setting fails with the file, the field and the value', () => {
+    expect(() => resolveConfig(file({ sites: [{ name: 'dc1', settings: { source: 'ironic', guard: { maxChangeShare: 1.5 } } }] }), 'sites.json', undefined)).toThrow(
+      /^sites\.json\.sites\[0\]\.settings\.guard\.maxChangeShare: .*: 1\.5$/,
+    );
+    expect(() => resolveConfig(file({ sites: [{ name: 'dc1', settings: { source: 'ironic' }, schedule: 5 }] }), 'sites.json', undefined)).toThrow(/^sites\.json\.sites\[0\]/);
+    expect(() => resolveConfig(file({ logRetentionDays: 10, sites: [{ name: 'dc1', settings: { source: 'ironic' } }] }), 'sites.json', undefined)).toThrow(/^sites\.json\.logRetentionDays: one of 1, 3, 5/);
+    expect(() => resolveConfig(file({ sites: [{ name: 'dc1', settings: { source: 'ironic', discovery: true, denyUnknownMacs: true } }] }), 'sites.json', undefined)).toThrow(ConfigError);
+    expect(() => resolveConfig(file({ sites: [{ name: 'dc1', settings: { source: 'ironic' } }, { name: 'dc1', settings: { source: 'ironic' } }] }), 'sites.json', undefined)).toThrow(/^sites\.json\.sites\[1\]\.name: site listed twice/);
+    expect(() => resolveConfig('{"sites": [', 'sites.json', undefined)).toThrow(/^sites\.json: not valid JSON/);
+  });
+
+  it('refuses to deploy no site at all', () => {
+    expect(() => resolveConfig(undefined, 'infra/sites.json', undefined)).toThrow(/^sites: no sites/);
+    expect(() => resolveConfig(undefined, 'infra/sites.json', ' , ')).toThrow(/context sites: no site names/);
+  });
+});
