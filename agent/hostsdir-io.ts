@@ -16,17 +16,16 @@ const OVERSIZE = '\u0000(oversize)';
 export async function readDirectory(dir: string): Promise<DirectoryState> {
   const state: DirectoryState = new Map();
   const entries = await readdir(dir, { withFileTypes: true });
-  await Promise.all(
-    entries.map(async (e) => {
-      if (!e.isFile()) {
-        state.set(e.name, null);
-        return;
-      }
-      const path = join(dir, e.name);
-      const info = await lstat(path);
-      state.set(e.name, info.size > MAX_RECORD_BYTES ? OVERSIZE : await readFile(path, 'utf8'));
-    }),
-  );
+  // Bounded: one open file per entry at once would hit the descriptor limit (EMFILE) at tens of thousands of MACs.
+  await inBatches(entries, async (e) => {
+    if (!e.isFile()) {
+      state.set(e.name, null);
+      return;
+    }
+    const path = join(dir, e.name);
+    const info = await lstat(path);
+    state.set(e.name, info.size > MAX_RECORD_BYTES ? OVERSIZE : await readFile(path, 'utf8'));
+  });
   return state;
 }
 

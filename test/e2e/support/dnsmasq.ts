@@ -110,6 +110,11 @@ export function ignoredLine(mac: string): RegExp {
   return new RegExp(`DHCPDISCOVER\\(${SRV_IF}\\) ${mac} ignored$`, 'm');
 }
 
+/** How often dnsmasq has logged that it ignored a DISCOVER from this MAC. */
+export async function ignoredCount(rig: DnsmasqRig, mac: string): Promise<number> {
+  return (await readLog(rig)).match(new RegExp(ignoredLine(mac).source, 'gm'))?.length ?? 0;
+}
+
 /** How many times dnsmasq started ("started, version …" lines) in this rig's log. */
 export async function startCount(rig: DnsmasqRig): Promise<number> {
   return (await readLog(rig)).match(/^dnsmasq\[\d+\]: started, version /gm)?.length ?? 0;

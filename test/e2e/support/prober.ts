@@ -75,13 +75,17 @@ export class Prober {
     return Promise.all(results);
   }
 
-  /** Probe until the verdict is `want`; returns the time from the call to the first matching answer's send. */
-  async until(mac: string, want: Verdict, deadlineMs: number, timeoutMs = 150): Promise<{ elapsedMs: number; probes: number }> {
+  /**
+   * Probe until the verdict is `want`. Returns how long after the call the first matching DISCOVER was sent
+   * (`elapsedMs`) and when, in epoch ms (`sentAt`), so it can be compared with a file's mtime.
+   */
+  async until(mac: string, want: Verdict, deadlineMs: number, timeoutMs = 150): Promise<{ elapsedMs: number; sentAt: number; probes: number }> {
     const started = performance.now();
     for (let probes = 1; ; probes++) {
       const sent = performance.now();
+      const sentAt = Date.now();
       const r = await this.probe(mac, timeoutMs);
-      if (r.verdict === want) return { elapsedMs: sent - started, probes };
+      if (r.verdict === want) return { elapsedMs: sent - started, sentAt, probes };
       if (performance.now() - started > deadlineMs) {
         throw new Error(`${mac}: still "${r.verdict}" after ${probes} probes over ${Math.round(performance.now() - started)} ms (wanted "${want}")`);
       }
