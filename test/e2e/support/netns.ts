@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { inject } from 'vitest';
 import { IP } from './env.ts';
 import { runPrefix } from './names.ts';
-import { isAlive, runOk, sleep } from './run.ts';
+import { isAlive, run, runOk, sleep } from './run.ts';
 
 export const SRV_IF = 'veth-srv';
 export const CLI_IF = 'veth-cli';
@@ -40,7 +40,8 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
   await runOk(IP, ['-n', pair.srv, 'link', 'add', SRV_IF, 'type', 'veth', 'peer', 'name', CLI_IF, 'netns', pair.cli]);
   for (const ns of [pair.srv, pair.cli]) {
     // IPv6 off: no router solicitations or DAD noise on the wire or in dnsmasq's log.
-    await runOk(IP, ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    // (/proc/sys/net is per namespace; written directly because procps' sysctl is not on every CI image.)
+    await run(IP, ['netns', 'exec', ns, '/bin/sh', '-c', 'for c in all default; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done 2>/dev/null']);
     await runOk(IP, ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
   await runOk(IP, ['-n', pair.srv, 'addr', 'add', SERVER_CIDR, 'dev', SRV_IF]);
