@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    reporters: ['default', './test/support/count-reporter.ts'],
+    // The count reporter stays last: CI reads its closing line.
+    reporters: ['default', './test/e2e/support/budget-reporter.ts', './test/support/count-reporter.ts'],
     projects: [
       {
         extends: true,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentOnceOk, policy, writeManifest } from './support/agent.ts';
 import { CLI } from './support/agent.ts';
 import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount } from './support/dnsmasq.ts';
-import { describeE2E } from './support/env.ts';
+import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
 import { Prober, udhcpc } from './support/prober.ts';
 import { run, waitFor } from './support/run.ts';

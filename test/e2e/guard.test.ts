@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, readLog, serviceCommands } from './support/dnsmasq.ts';
-import { describeE2E } from './support/env.ts';
+import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { isAlive, run, waitFor } from './support/run.ts';

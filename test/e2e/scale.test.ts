@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentOnceOk, policy, writeManifest } from './support/agent.ts';
 import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredCount, ignoredLine, logSize, readLog, readsOfHostsdir, startCount } from './support/dnsmasq.ts';
-import { describeE2E } from './support/env.ts';
+import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { waitFor } from './support/run.ts';
