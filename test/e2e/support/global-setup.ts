@@ -17,7 +17,7 @@ export default function setup(project: TestProject) {
   const runId = String(process.pid);
   project.provide('e2eRunId', runId);
   return () => {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync('/run/netns').filter((n) => n.startsWith(runPrefix(runId)));
     } catch {
