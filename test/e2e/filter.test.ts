@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentOnceOk, policy, writeManifest } from './support/agent.ts';
 import { CLI } from './support/agent.ts';
-import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount } from './support/dnsmasq.ts';
+import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount, verdictOf } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
 import { Prober, udhcpc } from './support/prober.ts';
@@ -26,6 +26,8 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
   let prober: Prober | undefined;
   let pid: number;
   let generation = 0;
+
+  const verdict = (m: string) => verdictOf(rig, prober!, m);
 
   /** Apply a whole new policy to the running dnsmasq, as the agent does for every new manifest. */
   const apply = async (p: Policy) => agentOnceOk(rig, await writeManifest(rig, ++generation, p), { purge: false });
@@ -61,8 +63,8 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     expect(await readLog(rig)).not.toMatch(ignoredLine(allowed));
 
     // The fast prober agrees with the real client.
-    expect((await prober!.probe(allowed)).verdict).toBe('offer');
-    expect((await prober!.probe(denied)).verdict).toBe('none');
+    expect(await verdict(allowed)).toBe('offer');
+    expect(await verdict(denied)).toBe('ignored');
   });
 
   it('2. an unknown MAC is served when the manifest opens unknown hosts and ignored when it closes them', async () => {
@@ -70,17 +72,17 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     const unknown = mac(0x11);
     await apply(policy({ deny: [known], unknownHosts: 'allow' }));
     expect(readFileSync(join(rig.hostsdir, 'unknown_hosts_filter'), 'utf8')).toBe('*:*:*:*:*:*\n');
-    expect((await prober!.probe(unknown)).verdict).toBe('offer');
+    expect(await verdict(unknown)).toBe('offer');
     const open = await udhcpc(pair!, unknown);
     expect(open.lease, open.output).toBe(true);
     // An exact record beats the wildcard: the denied known MAC stays ignored while unknown hosts are open.
-    expect((await prober!.probe(known)).verdict).toBe('none');
+    expect(await verdict(known)).toBe('ignored');
 
     await apply(policy({ deny: [known], unknownHosts: 'deny' }));
     expect(readFileSync(join(rig.hostsdir, 'unknown_hosts_filter'), 'utf8')).toBe('*:*:*:*:*:*,ignore\n');
     const other = mac(0x12); // never seen by dnsmasq: no lease to fall back on
-    expect((await prober!.probe(other)).verdict).toBe('none');
-    expect((await prober!.probe(unknown)).verdict).toBe('none');
+    expect(await verdict(other)).toBe('ignored');
+    expect(await verdict(unknown)).toBe('ignored');
     await waitFor(`"ignored" for ${other}`, async () => (ignoredLine(other).test(await readLog(rig)) ? true : undefined), 2_000);
     expect(dnsmasqPid(rig)).toBe(pid);
   });
@@ -89,18 +91,18 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     const a = mac(0x20);
     const b = mac(0x21);
     await apply(policy({ allow: [a], deny: [b] }));
-    expect((await prober!.probe(a)).verdict).toBe('offer');
-    expect((await prober!.probe(b)).verdict).toBe('none');
+    expect(await verdict(a)).toBe('offer');
+    expect(await verdict(b)).toBe('ignored');
 
     for (let round = 0; round < 3; round++) {
       await apply(policy({ allow: [b], deny: [a] }));
       // The very next DISCOVER after the agent returns, no polling.
-      const [ra, rb] = [await prober!.probe(a), await prober!.probe(b)];
-      expect([ra.verdict, rb.verdict], `round ${round}: a=${a} b=${b}`).toEqual(['none', 'offer']);
+      const [ra, rb] = [await verdict(a), await verdict(b)];
+      expect([ra, rb], `round ${round}: a=${a} b=${b}`).toEqual(['ignored', 'offer']);
 
       await apply(policy({ allow: [a], deny: [b] }));
-      const [ra2, rb2] = [await prober!.probe(a), await prober!.probe(b)];
-      expect([ra2.verdict, rb2.verdict], `round ${round} back`).toEqual(['offer', 'none']);
+      const [ra2, rb2] = [await verdict(a), await verdict(b)];
+      expect([ra2, rb2], `round ${round} back`).toEqual(['offer', 'ignored']);
     }
     // The real client agrees after the last flip.
     expect((await udhcpc(pair!, a)).lease).toBe(true);
@@ -139,8 +141,8 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
       'g1',
     );
     await apply(g1);
-    expect((await prober!.probe(r)).verdict).toBe('none');
-    expect((await prober!.probe(s)).verdict).toBe('offer');
+    expect(await verdict(r)).toBe('ignored');
+    expect(await verdict(s)).toBe('offer');
 
     // gen 2: R's port is deleted from Ironic while B still inspects → removed MACs are open: R's file is
     // rewritten as an allow record (dnsmasq keeps whatever it last read for a deleted file).
@@ -148,17 +150,17 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     await apply(g2);
     expect(existsSync(join(rig.hostsdir, file(r)))).toBe(true);
     expect(readFileSync(join(rig.hostsdir, file(r)), 'utf8')).toBe(`${r}\n`);
-    expect((await prober!.probe(r)).verdict).toBe('offer');
+    expect(await verdict(r)).toBe('offer');
 
     // gen 3: B's inspection finished → nothing inspects → closed: R's file is rewritten as ignore, not deleted,
     // and R is refused at once, by the running dnsmasq.
     const g3 = await compute([{ address: s, node_uuid: nodeB }], [node(nodeB, 'manageable')], 'g3', g2);
     await apply(g3);
     expect(readFileSync(join(rig.hostsdir, file(r)), 'utf8')).toBe(`${r},ignore\n`);
-    expect((await prober!.probe(r)).verdict).toBe('none');
+    expect(await verdict(r)).toBe('ignored');
     expect((await udhcpc(pair!, r)).lease).toBe(false);
-    expect((await prober!.probe(s)).verdict).toBe('none');
-    expect((await prober!.probe(mac(0x3f))).verdict).toBe('none');
+    expect(await verdict(s)).toBe('ignored');
+    expect(await verdict(mac(0x3f))).toBe('ignored');
     expect(dnsmasqPid(rig)).toBe(pid);
     expect(await startCount(rig)).toBe(1);
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DHCP_RANGE, type NetnsPair, SRV_IF } from './netns.ts';
 import { isAlive, run, sleep, waitFor } from './run.ts';
+import type { Prober } from './prober.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 const CTL = join(REPO_ROOT, 'test/e2e/support/dnsmasq-ctl.sh');
@@ -136,4 +137,15 @@ export async function readsOfHostsdir(rig: DnsmasqRig, fromOffset = 0): Promise<
 
 export async function logSize(rig: DnsmasqRig): Promise<number> {
   return (await readFile(rig.logPath)).length;
+}
+
+/**
+ * What dnsmasq does with one DISCOVER from `mac`: "offer", "ignored" (no answer, and dnsmasq logged that it
+ * ignored this MAC — the evidence that a record refused it), or "silent" (no answer and no such line).
+ */
+export async function verdictOf(rig: DnsmasqRig, prober: Prober, mac: string, timeoutMs = 1_000): Promise<'offer' | 'ignored' | 'silent'> {
+  const before = await ignoredCount(rig, mac);
+  const r = await prober.probe(mac, timeoutMs);
+  if (r.verdict === 'offer') return 'offer';
+  return (await ignoredCount(rig, mac)) > before ? 'ignored' : 'silent';
 }
