@@ -46,7 +46,13 @@ export class Prober {
         if (msg.verdict === 'error') return done.reject(new Error(`probe of ${msg.mac} failed: ${msg.error}`));
         done.resolve({ mac: msg.mac, verdict: msg.verdict, ms: msg.ms, ...(msg.ip ? { ip: msg.ip } : {}) });
       });
-      child.once('exit', (code) => reject(new Error(`probe server exited (${code}) before it was ready: ${prober.stderr}`)));
+      child.once('exit', (code) => {
+        const err = new Error(`probe server exited (${code}): ${prober.stderr}`);
+        reject(err); // no-op once ready
+        // Probes still in flight would otherwise wait forever.
+        for (const w of prober.waiting.values()) w.reject(err);
+        prober.waiting.clear();
+      });
     });
     await ready;
     return prober;
