@@ -1,0 +1,105 @@
+/**
+ * The real agent, driven as an operator would: `pxe-filter agent once` for single applies, and the daemon
+ * (`pxe-filter agent run --config FILE`) as a long-lived process the tests signal by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildManifest, serializeManifest } from '../../../core/manifest.ts';
+import type { Mac } from '../../../core/mac.ts';
+import type { Policy } from '../../../core/policy.ts';
+import { type DnsmasqRig, REPO_ROOT, serviceCommands } from './dnsmasq.ts';
+import { type RunResult, isAlive, run, sleep } from './run.ts';
+
+export const CLI = join(REPO_ROOT, 'cli/bin.js');
+
+/** Write a manifest of `policy` (canonicalised by core) to RUNDIR/manifest-<generation>.json. */
+export async function writeManifest(rig: DnsmasqRig, generation: number, policy: Policy, site = 'e2e'): Promise<string> {
+  const manifest = buildManifest({ site, generation, createdAt: new Date(), inputs: [], policy });
+  const path = join(rig.runDir, `manifest-${generation}.json`);
+  await writeFile(path, serializeManifest(manifest));
+  return path;
+}
+
+export function policy(p: { allow?: readonly string[]; deny?: readonly string[]; unknownHosts?: 'allow' | 'deny'; removed?: 'allow' | 'deny' }): Policy {
+  return {
+    allow: [...(p.allow ?? [])] as Mac[],
+    deny: [...(p.deny ?? [])] as Mac[],
+    unknownHosts: p.unknownHosts ?? 'deny',
+    removed: p.removed ?? p.unknownHosts ?? 'deny',
+  };
+}
+
+/** `pxe-filter agent once` in service-command mode against the rig's dnsmasq. */
+export async function agentOnce(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean } = {}): Promise<RunResult> {
+  const cmds = serviceCommands(rig);
+  const args = [CLI, 'agent', 'once', '--manifest', manifestPath, '--hostsdir', rig.hostsdir, '--service', 'command'];
+  args.push('--start-command', cmds.start, '--stop-command', cmds.stop, '--reload-command', cmds.reload);
+  if (options.purge === false) args.push('--no-purge');
+  return run(process.execPath, args, { cwd: REPO_ROOT, timeoutMs: 120_000 });
+}
+
+export async function agentOnceOk(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean } = {}): Promise<RunResult> {
+  const r = await agentOnce(rig, manifestPath, options);
+  if (r.code !== 0) throw new Error(`agent once exited ${r.code}: ${r.stderr.trim()}`);
+  return r;
+}
+
+/** The daemon's configuration file (the contract of `pxe-filter agent run --config FILE`). */
+export interface AgentDaemonConfig {
+  site: string;
+  host: string;
+  store: string;
+  hostsdir: string;
+  stateFile: string;
+  purge: boolean;
+  pollIntervalSeconds: number;
+  service: { mode: 'command'; start: string; stop: string; reload: string };
+  stopServiceOnExit: boolean;
+}
+
+export function daemonConfig(rig: DnsmasqRig, site: string, storeDir: string): AgentDaemonConfig {
+  return {
+    site,
+    host: 'e2e-host',
+    store: `local:${storeDir}`,
+    hostsdir: rig.hostsdir,
+    stateFile: join(rig.runDir, 'agent-state.json'),
+    purge: true,
+    pollIntervalSeconds: 1,
+    // Under dnsmasq-guard.sh: a SIGKILLed agent takes dnsmasq down with it (no systemd here).
+    service: { mode: 'command', ...serviceCommands(rig, { watchAgent: true }) },
+    stopServiceOnExit: true,
+  };
+}
+
+export interface AgentProcess {
+  pid: number;
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+}
+
+/** Launch `pxe-filter agent run --config FILE` as a child of the test; the caller kills it by PID. */
+export async function launchAgentDaemon(rig: DnsmasqRig, config: AgentDaemonConfig): Promise<AgentProcess> {
+  const configPath = join(rig.runDir, 'agent-config.json');
+  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const child = spawn(process.execPath, [CLI, 'agent', 'run', '--config', configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  if (child.pid === undefined) throw new Error('agent did not start');
+  launched.add(child);
+  void exited.then(() => launched.delete(child));
+  return { pid: child.pid, child, output: () => output, exited };
+}
+
+const launched = new Set<ChildProcess>();
+
+/** Kill every agent this worker launched and has not seen exit (afterAll / failure path), by PID. */
+export async function killLaunchedAgents(): Promise<void> {
+  for (const child of launched) if (child.pid !== undefined && isAlive(child.pid)) child.kill('SIGKILL');
+  for (let i = 0; i < 40 && [...launched].some((c) => c.pid !== undefined && isAlive(c.pid)); i++) await sleep(25);
+}
