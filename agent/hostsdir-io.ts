@@ -72,8 +72,18 @@ export interface ApplyProgress {
   total: number;
 }
 
+/**
+ * Pacing while dnsmasq runs: after every `batchSize` operations, wait `pauseMs` so dnsmasq can drain its
+ * inotify queue (16,384 events) and answer DHCP in between. `signal` stops the apply between two batches.
+ */
+export interface Pacing {
+  batchSize: number;
+  pauseMs: number;
+  signal?: AbortSignal;
+}
+
 /** Apply a plan: writes in the plan's order, then deletes. Bounded concurrency keeps the order mostly intact. */
-export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void): Promise<void> {
+export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void, pacing?: Pacing): Promise<void> {
   const total = plan.writes.length + plan.deletes.length;
   let done = 0;
   const step = Math.max(1, Math.floor(total / 20));
@@ -84,8 +94,23 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
   // Deny-before-allow must hold across the boundary, so each class is finished before the next starts.
   const denyIndex = plan.writes.findIndex((w) => !w.content.endsWith(',ignore\n'));
   const groups = denyIndex < 0 ? [plan.writes] : [plan.writes.slice(0, denyIndex), plan.writes.slice(denyIndex)];
-  for (const group of groups) await inBatches(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
-  await inBatches(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
+  const chunk = pacing && pacing.batchSize > 0 ? pacing.batchSize : Number.POSITIVE_INFINITY;
+  let sincePause = 0;
+  const paced = async <T>(items: readonly T[], fn: (item: T) => Promise<void>) => {
+    for (let i = 0; i < items.length; ) {
+      if (sincePause >= chunk) {
+        pacing!.signal?.throwIfAborted();
+        await new Promise((r) => setTimeout(r, pacing!.pauseMs));
+        sincePause = 0;
+      }
+      const n = Math.min(items.length - i, chunk - sincePause);
+      await inBatches(items.slice(i, i + n), fn);
+      i += n;
+      sincePause += n;
+    }
+  };
+  for (const group of groups) await paced(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
+  await paced(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
 }
 
 const CONCURRENCY = 16;

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { agentOnceCommand } from './commands/agent-once.ts';
+import { registerAgentDaemonCommands } from './commands/agent-daemon.ts';
 import { computeCommand } from './commands/compute.ts';
 import { localRunCommand } from './commands/local-run.ts';
 import type { ServiceConfig } from '../agent/service.ts';
@@ -71,6 +72,8 @@ export function buildProgram(): Command {
           `${p.foreign.length ? ` (${p.foreign.slice(0, 5).map((f) => f.name).join(', ')})` : ''}; service ${r.service}\n`,
       );
     });
+
+  registerAgentDaemonCommands(agent);
 
   const local = program.command('local').description('the embedded local default: a directory plays S3 + SSM');
   local
