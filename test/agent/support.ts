@@ -1,6 +1,6 @@
 /** Real processes and real directories for the agent tests: a local store, the built bundle, log capture. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -45,8 +45,8 @@ export interface Rig {
   cleanup(): void;
 }
 
-export function makeRig(config: Record<string, unknown> = {}): Rig {
-  const root = mkdtempSync(join(tmpdir(), 'pxe-agent-'));
+export function makeRig(config: Record<string, unknown> = {}, base = tmpdir()): Rig {
+  const root = mkdtempSync(join(base, 'pxe-agent-'));
   const hostsdir = join(root, 'hostsdir');
   const storeDir = join(root, 'store');
   const stateFile = join(root, 'state', 'state.json');
@@ -178,3 +178,6 @@ export function snapshot(dir: string): Map<string, { content: string; ino: numbe
 }
 
 export const isApplied = (generation: number) => (l: LogLine) => l.msg === 'applied' && l.generation === generation;
+
+/** tmpfs when there is one: tests that spawn many processes stay fast on a busy disk. */
+export const fastTmp = () => (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
