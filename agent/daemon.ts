@@ -72,28 +72,33 @@ export class AgentDaemon {
 
   /** Runs until the signal aborts (resolves) or a fatal error (rejects). Stops dnsmasq on the way out. */
   async run(): Promise<void> {
-    const { service, signal } = this.deps;
     try {
-      await this.startUp();
-      const first = await this.firstFetch();
-      await this.apply(first.pointer.sha256, first.manifest, true);
-      await mkdir(dirname(this.c.readyFile), { recursive: true });
-      await writeFile(this.c.readyFile, `${process.pid}\n`);
-      try {
-        await service.start();
-      } catch (err) {
-        throw new FatalError(`cannot start dnsmasq (${service.description}): ${errorText(err)}`);
-      }
-      this.serviceRunning = true;
-      this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
-      await this.report(true);
+      await this.init();
       await this.loop();
     } catch (err) {
-      if (signal.aborted) return;
+      if (this.deps.signal.aborted) return;
       throw err;
     } finally {
       await this.shutDown();
     }
+  }
+
+  /** Steps 1-3 of the lifecycle: start-up, first verified manifest, full sync, then dnsmasq. */
+  async init(): Promise<void> {
+    const { service } = this.deps;
+    await this.startUp();
+    const first = await this.firstFetch();
+    await this.apply(first.pointer.sha256, first.manifest, true);
+    await mkdir(dirname(this.c.readyFile), { recursive: true });
+    await writeFile(this.c.readyFile, `${process.pid}\n`);
+    try {
+      await service.start();
+    } catch (err) {
+      throw new FatalError(`cannot start dnsmasq (${service.description}): ${errorText(err)}`);
+    }
+    this.serviceRunning = true;
+    this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
+    await this.report(true);
   }
 
   private async startUp(): Promise<void> {
@@ -213,7 +218,10 @@ export class AgentDaemon {
     const { service, signal } = this.deps;
     const started = performance.now();
     const running = this.serviceRunning;
-    const pacing = running ? { batchSize: this.c.apply.batchSize, pauseMs: this.c.apply.batchPauseMs, signal } : undefined;
+    // Small applies are paced so dnsmasq keeps up; a burst that needs a SIGHUP anyway is written at full speed
+    // (the SIGHUP re-reads everything, so pacing it would only stretch the time dnsmasq spends on events).
+    const pacing = (plan: Plan) =>
+      running && !this.isBurst(plan.writes.length + plan.deletes.length) ? { batchSize: this.c.apply.batchSize, pauseMs: this.c.apply.batchPauseMs, signal } : undefined;
     const onProgress = (p: { done: number; total: number }) => {
       if (p.total >= 1000) this.log.info({ generation: manifest.generation, done: p.done, total: p.total }, 'applying');
     };
@@ -275,6 +283,13 @@ export class AgentDaemon {
     const removed = plan.counts.removed;
     const macFiles = plan.counts.allow + plan.counts.deny + removed;
     return cfg.enabled && removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
+  }
+
+  /** Would `n` more operations now push the reload window past the limit? */
+  private isBurst(n: number): boolean {
+    const now = Date.now();
+    const windowMs = this.c.apply.reloadWindowSeconds * 1000;
+    return this.recentOps.filter((o) => now - o.at < windowMs).reduce((s, o) => s + o.n, n) > this.c.apply.reloadAboveOperations;
   }
 
   /** File operations within the reload window, this one included. */
@@ -367,7 +382,7 @@ export class AgentDaemon {
     }
   }
 
-  private async shutDown(): Promise<void> {
+  async shutDown(): Promise<void> {
     await rm(this.c.readyFile, { force: true }).catch(() => undefined);
     if (this.c.stopServiceOnExit) {
       try {

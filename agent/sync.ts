@@ -9,8 +9,8 @@ export interface SyncOptions {
   /** The directory as the agent last left it; when given, the directory is not scanned. */
   knownState?: DirectoryState;
   onProgress?: (p: ApplyProgress) => void;
-  /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts). */
-  pacing?: Pacing;
+  /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts), chosen once the plan is known. */
+  pacing?: Pacing | ((plan: Plan) => Pacing | undefined);
 }
 
 export interface SyncResult {
@@ -37,6 +37,7 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
     scanned = true;
   }
   const plan = diffDirectory(manifest.policy, before, { compactRemoved: options.compactRemoved ?? false });
-  await applyPlanToDirectory(dir, plan, options.onProgress, options.pacing);
+  const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
+  await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   return { plan, state: applyPlan(before, plan), purged, scanned, durationMs: performance.now() - started };
 }

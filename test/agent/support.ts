@@ -181,3 +181,9 @@ export const isApplied = (generation: number) => (l: LogLine) => l.msg === 'appl
 
 /** tmpfs when there is one: tests that spawn many processes stay fast on a busy disk. */
 export const fastTmp = () => (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+
+/** Change some fields of a rig's config file (paths stay). */
+export function rewriteConfig(rig: Rig, extra: Record<string, unknown>): void {
+  const doc = JSON.parse(readFileSync(rig.configPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(rig.configPath, JSON.stringify({ ...doc, ...extra }));
+}
