@@ -1,9 +1,9 @@
 /** Real processes and real directories for the agent tests: a local store, the built bundle, log capture. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { promisify } from 'node:util';
 import type { Mac } from '../../core/mac.ts';
 import { type Manifest, type Pointer, buildManifest, serializeManifest, sha256 } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
@@ -16,20 +16,11 @@ export const mac = (i: number) =>
 export const macs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => mac(from + i));
 
 let bundle: Promise<string> | undefined;
-/** The real deliverable (`npm run build` output), built once per test file into a temp dir. */
+/** The real deliverable: `npm run build`'s script, built once per test file into a temp dir. */
 export function agentBundle(): Promise<string> {
   bundle ??= (async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'pxe-bundle-')), 'pxe-filter-agent.mjs');
-    await build({
-      entryPoints: ['cli/entry.ts'],
-      outfile: out,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'error',
-      banner: { js: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);" },
-    });
+    await promisify(execFile)(process.execPath, ['scripts/build-agent.mjs', out]);
     return out;
   })();
   return bundle;
