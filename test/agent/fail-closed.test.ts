@@ -12,7 +12,7 @@ let rig: Rig | undefined;
 let standIns: number[] = [];
 afterEach(async () => {
   await killAll();
-  for (const pid of standIns) alive(pid) && process.kill(pid, 'SIGKILL');
+  for (const pid of standIns) if (alive(pid)) process.kill(pid, 'SIGKILL');
   standIns = [];
   rig?.cleanup();
   rig = undefined;
