@@ -249,7 +249,8 @@ export class AgentDaemon {
     this.stats.deletes += deletes;
     this.stats.applies++;
 
-    const ops = this.recordOps(writes + deletes);
+    // Only writes dnsmasq sees count towards a burst (the first sync happens before it starts).
+    const ops = running ? this.recordOps(writes + deletes) : 0;
     const burst = running && ops > this.c.apply.reloadAboveOperations;
     const reload = running && (burst || plans.some((p) => p.reloadNeeded));
     if (reload) {

@@ -28,7 +28,7 @@ describe('agent run: pacing, bursts and compaction', () => {
   it('paces small applies without a reload; a burst is written, SIGHUPed once and verified', async () => {
     rig = makeRig({}, fastTmp());
     const svc = countingService(rig.root);
-    rewriteConfig(rig, { service: svc.service, apply: { batchSize: 100, batchPauseMs: 30, reloadAboveOperations: 500, reloadWindowSeconds: 0 } });
+    rewriteConfig(rig, { service: svc.service, apply: { batchSize: 100, batchPauseMs: 30, reloadAboveOperations: 500 } });
     const all = macs(2000);
     await publish(rig.store, policyOf([], all.slice(0, 1000)));
     const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
