@@ -203,7 +203,9 @@ export class AgentDaemon {
     const moved = !this.applied || pointer.generation !== this.applied.generation || pointer.sha256 !== this.applied.sha256;
     if (!moved) {
       this.log.debug({ generation: pointer.generation, scans: this.stats.scans, writes: this.stats.writes, polls: this.stats.polls }, 'poll: no change');
-      if (this.lastError?.message.startsWith('store unreachable')) this.lastError = null;
+      // Back on the applied manifest: an earlier refusal or outage is over.
+      this.lastError = null;
+      this.refused = undefined;
       await this.maybeCheckDrift();
       if (Date.now() - this.lastAckAt >= this.c.ackHeartbeatSeconds * 1000) await this.report(true);
       return;

@@ -101,6 +101,27 @@ describe('agent run: fail closed with a real service process', () => {
     expect(alive(pid)).toBe(false);
   });
 
+  it('without a reload command, a burst restarts the service (stop + start) so it re-reads the directory', async () => {
+    rig = makeRig({}, fastTmp());
+    const svc = commandService(rig.root, rig.hostsdir);
+    rewriteConfig(rig, { service: { ...svc.service, reload: '' }, apply: { batchSize: 0, batchPauseMs: 0, reloadAboveOperations: 100, reloadWindowSeconds: 60, verifyAfterReload: true } });
+    const all = macs(400);
+    await publish(rig.store, policyOf([], all.slice(0, 50)));
+    const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
+    await agent.waitFor((l) => l.msg === 'dnsmasq started after the first full sync');
+    const pid1 = Number(readFileSync(svc.pidFile, 'utf8'));
+    standIns.push(pid1);
+    await publish(rig.store, policyOf([], all)); // 350 new files > 100: a burst
+    await agent.waitFor(isApplied(2));
+    await agent.waitFor((l) => l.msg === 'reloaded dnsmasq');
+    const pid2 = Number(readFileSync(svc.pidFile, 'utf8'));
+    standIns.push(pid2);
+    expect(pid2).not.toBe(pid1);
+    expect(alive(pid1)).toBe(false);
+    expect(alive(pid2)).toBe(true);
+    expect(Number(readFileSync(svc.seen, 'utf8'))).toBe(401); // restarted on the complete directory
+  });
+
   it('a second agent on the same directory is refused while the first runs; a SIGKILLed owner is taken over', async () => {
     rig = makeRig({}, fastTmp());
     await publish(rig.store, policyOf(macs(10), []));
