@@ -183,13 +183,18 @@ export class AgentDaemon {
         failures = 0;
       } catch (err) {
         if (err instanceof FatalError || this.deps.signal.aborted) throw err;
-        if (err instanceof RefusedError) {
+        if (err instanceof RefusedError || err instanceof InputError) {
+          // A refused manifest, or a pointer that is not valid JSON/schema: the store answered, nothing to back off.
+          if (err instanceof InputError) {
+            this.setError(`pointer refused: ${err.message}`, null);
+            this.log.error({ error: err.message, generation: this.applied?.generation }, 'pointer refused; the hosts directory is left as it is');
+          }
           await this.report(true).catch(() => undefined);
-          continue;
+        } else {
+          failures++;
+          this.setError(`store unreachable: ${errorText(err)}`, null);
+          this.log.warn({ error: errorText(err), failures, generation: this.applied?.generation }, 'poll failed; keeping the last good policy');
         }
-        failures++;
-        this.setError(`store unreachable: ${errorText(err)}`, null);
-        this.log.warn({ error: errorText(err), failures, generation: this.applied?.generation }, 'poll failed; keeping the last good policy');
       }
       this.noteStaleness();
       await writeStatusFile(this.c.statusFile, this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));

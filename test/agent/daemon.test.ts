@@ -133,12 +133,14 @@ describe('agent run: verification before any write', () => {
       { name: 'other site', put: () => publishRaw(rig!.store, otherSite.bytes, { generation: 3 }), expect: /manifest.site/ },
       { name: '../ in a MAC', put: () => publishRaw(rig!.store, withMac('../../etc/passwd'), { generation: 3 }), expect: /policy.allow\[0\]/ },
       { name: 'NUL in a MAC', put: () => publishRaw(rig!.store, withMac('52:54:00:00:00:0\u0000'), { generation: 3 }), expect: /policy.allow\[0\]/ },
+      { name: 'pointer that is not JSON', put: () => rig!.store.putParameter(pointerParameter('dc1'), '{"site":"dc1",'), expect: /pointer is not JSON/ },
+      { name: 'pointer to a version that does not exist', put: () => rig!.store.putParameter(pointerParameter('dc1'), JSON.stringify({ ...gen2Pointer, generation: 3, versionId: '000000000000001-aaaaaaaaaaaa' })), expect: /no such version/ },
       { name: '10 MB of junk', put: () => publishRaw(rig!.store, junk, { generation: 3 }), expect: /not UTF-8 JSON/ },
     ];
     for (const c of cases) {
       const mark = agent.lines.length;
       await c.put();
-      const refused = await agent.waitFor((l) => l.msg.startsWith('manifest refused'), 10_000, mark);
+      const refused = await agent.waitFor((l) => /^(manifest|pointer) refused/.test(l.msg), 10_000, mark);
       expect(String(refused.error), c.name).toMatch(c.expect);
       expect(snapshot(rig.hostsdir), c.name).toEqual(before);
     }
