@@ -4,8 +4,8 @@
  * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX } from '../core/hostsdir.ts';
@@ -65,21 +65,30 @@ export function checkName(name: string): void {
 
 let tempCounter = 0;
 
+/**
+ * Synchronous system calls: each is a few microseconds on a local file system, and one file at a time is 2.5-4x
+ * faster than promises through libuv's thread pool (10k files: 0.19 s against 0.81 s on tmpfs, 0.65 s against
+ * 1.6 s on ext4), which shortens the start-up window in which dnsmasq is stopped. Callers yield between files.
+ */
 export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
   checkName(name);
   const tmp = join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${randomBytes(3).toString('hex')}${TEMP_SUFFIX}`);
-  const fh = await open(tmp, 'wx', 0o644);
+  const fd = openSync(tmp, 'wx', 0o644);
   try {
     // The umask must not make the record unreadable for dnsmasq's unprivileged user.
-    await fh.chmod(0o644);
-    await fh.writeFile(content);
+    fchmodSync(fd, 0o644);
+    writeFileSync(fd, content);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   try {
-    await rename(tmp, join(dir, name));
+    renameSync(tmp, join(dir, name));
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temp file is hidden; the next sync removes it
+    }
     throw err;
   }
 }
@@ -87,7 +96,7 @@ export async function writeFileAtomic(dir: string, name: string, content: string
 export async function removeFile(dir: string, name: string): Promise<void> {
   checkName(name);
   try {
-    await unlink(join(dir, name));
+    unlinkSync(join(dir, name));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -108,7 +117,7 @@ export interface Pacing {
   signal?: AbortSignal;
 }
 
-/** Apply a plan: writes in the plan's order, then deletes. Bounded concurrency keeps the order mostly intact. */
+/** Apply a plan: writes in the plan's order (denies before allows), then deletes. */
 export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void, pacing?: Pacing): Promise<void> {
   const total = plan.writes.length + plan.deletes.length;
   let done = 0;
@@ -117,7 +126,6 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
     done++;
     if (onProgress && (done % step === 0 || done === total)) onProgress({ done, total });
   };
-  // Deny-before-allow must hold across the boundary, so each class is finished before the next starts.
   const denyIndex = plan.writes.findIndex((w) => !w.content.endsWith(',ignore\n'));
   const groups = denyIndex < 0 ? [plan.writes] : [plan.writes.slice(0, denyIndex), plan.writes.slice(denyIndex)];
   const chunk = pacing && pacing.batchSize > 0 ? pacing.batchSize : Number.POSITIVE_INFINITY;
@@ -139,13 +147,12 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
   await paced(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
 }
 
-const CONCURRENCY = 16;
+/** One item at a time, in order, with a turn of the event loop every 500 items (signals, timers, logs). */
 async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && i % 500 === 0) await new Promise((r) => setImmediate(r));
+    await fn(items[i]!);
+  }
 }
 
 /** Start-up purge (design §3): remove every file; a subdirectory is reported and left alone. */

@@ -17,7 +17,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-const N = 3000;
+const N = 5000;
 const KILLS = 50;
 
 describe('agent run: SIGKILL at random points of an apply', () => {
@@ -30,25 +30,40 @@ describe('agent run: SIGKILL at random points of an apply', () => {
     const valid = new Map<string, Set<string>>(all.map((m) => [macFileName(m), new Set([recordText(m, 'allow'), recordText(m, 'deny')])]));
     valid.set(UNKNOWN_HOSTS_FILE, new Set([wildcardText('allow'), wildcardText('deny')]));
 
+    // Two calibration runs (not killed mid-apply): the second one, like every later run, starts on a full directory.
     await publish(rig.store, A);
+    const fill = await startAgent(['agent', 'run', '--config', rig.configPath]);
+    await fill.waitFor(isApplied(1));
+    fill.kill('SIGKILL');
+    await fill.exited;
+    await publish(rig.store, B);
     const settle = await startAgent(['agent', 'run', '--config', rig.configPath]);
-    const base = await settle.waitFor(isApplied(1));
+    const base = await settle.waitFor(isApplied(2));
     settle.kill('SIGKILL');
     await settle.exited;
     const applyMs = base.durationMs as number;
+    // From the agent's first log line to the end of its apply: the kills aim at the apply inside that window.
+    const startLine = settle.lines.find((l) => l.msg === 'agent starting')!;
+    const windowMs = Date.parse(String(base.time)) - Date.parse(String(startLine.time));
 
-    let generation = 1;
+    let generation = 2;
+    let onDisk = B; // what (most of) the directory holds: B after the calibration runs
+    let published = B;
+    let kills = 0;
     let midApply = 0;
     let tempsSeen = 0;
-    for (let k = 0; k < KILLS; k++) {
-      generation = (await publish(rig.store, generation % 2 === 1 ? B : A)).manifest.generation;
+    // Aim at the middle of the apply, and correct the aim after kills that landed before or after it.
+    let center = windowMs - applyMs / 2;
+    while (kills < KILLS || (midApply < KILLS / 2 && kills < 3 * KILLS)) {
+      published = onDisk === A ? B : A; // the opposite of the directory: (nearly) every file changes
+      generation = (await publish(rig.store, published)).manifest.generation;
       const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
       await agent.waitFor((l) => l.msg === 'agent starting');
-      // A random point from just before the apply to its expected end.
-      await new Promise((r) => setTimeout(r, Math.random() * (applyMs + 40)));
+      await new Promise((r) => setTimeout(r, Math.max(0, center + (Math.random() - 0.5) * applyMs)));
       agent.kill('SIGKILL');
       const { signal } = await agent.exited;
       expect(signal).toBe('SIGKILL');
+      kills++;
 
       let allowFiles = 0;
       let denyFiles = 0;
@@ -66,18 +81,23 @@ describe('agent run: SIGKILL at random points of an apply', () => {
         }
       }
       expect(allowFiles + denyFiles).toBe(N); // nothing deleted (no purge)
+      const wantAllow = published === A;
       if (allowFiles > 0 && denyFiles > 0) midApply++;
+      else if ((allowFiles === N) === wantAllow) center -= applyMs / 4; // finished: kill earlier
+      else center += applyMs / 4; // not started: kill later
+      onDisk = allowFiles >= denyFiles ? A : B;
     }
     // The kills really landed inside applies, not only before or after them.
-    expect(midApply).toBeGreaterThanOrEqual(10);
+    expect(kills).toBeGreaterThanOrEqual(KILLS);
+    expect(midApply).toBeGreaterThanOrEqual(KILLS / 2);
 
     const last = await startAgent(['agent', 'run', '--config', rig.configPath]);
     await last.waitFor(isApplied(generation));
-    const expected = generation % 2 === 1 ? A : B;
+    const expected = published;
     const names = readdirSync(rig.hostsdir).sort();
     expect(names).toEqual([...all.map(macFileName), UNKNOWN_HOSTS_FILE].sort()); // temp files removed
     for (const m of all) expect(readFileSync(join(rig.hostsdir, macFileName(m)), 'utf8')).toBe(recordText(m, expected.allow.length ? 'allow' : 'deny'));
     expect(readFileSync(join(rig.hostsdir, UNKNOWN_HOSTS_FILE), 'utf8')).toBe(wildcardText(expected.unknownHosts));
-    console.log(`crash test: ${KILLS} kills, ${midApply} mid-apply, ${tempsSeen} leftover temp files seen, apply of ${N} files ≈ ${applyMs} ms`);
+    console.log(`crash test: ${kills} kills, ${midApply} mid-apply, ${tempsSeen} leftover temp files seen, apply of ${N} files ≈ ${applyMs} ms, window ${windowMs} ms`);
   }, 120_000);
 });

@@ -46,6 +46,12 @@ function commandService(root: string, hostsdir: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** kill() only queues the signal: give the stand-in a moment to be scheduled and die. */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
+  return !alive(pid);
+}
+
 describe('agent run: fail closed with a real service process', () => {
   it('keeps dnsmasq stopped until the first full sync, starts it after, stops it on SIGTERM', async () => {
     rig = makeRig({}, fastTmp());
@@ -75,7 +81,7 @@ describe('agent run: fail closed with a real service process', () => {
     agent.kill('SIGTERM');
     const { code } = await agent.exited;
     expect(code).toBe(0);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
     expect(existsSync(svc.pidFile)).toBe(false);
   });
 
@@ -98,7 +104,7 @@ describe('agent run: fail closed with a real service process', () => {
     expect(String(fatal.error)).toMatch(/cannot write the hosts directory/);
     const { code } = await agent.exited;
     expect(code).toBe(1);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('without a reload command, a burst restarts the service (stop + start) so it re-reads the directory', async () => {
@@ -117,7 +123,7 @@ describe('agent run: fail closed with a real service process', () => {
     const pid2 = Number(readFileSync(svc.pidFile, 'utf8'));
     standIns.push(pid2);
     expect(pid2).not.toBe(pid1);
-    expect(alive(pid1)).toBe(false);
+    expect(await gone(pid1)).toBe(true);
     expect(alive(pid2)).toBe(true);
     expect(Number(readFileSync(svc.seen, 'utf8'))).toBe(401); // restarted on the complete directory
   });
