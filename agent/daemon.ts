@@ -222,7 +222,7 @@ export class AgentDaemon {
   }
 
   private async apply(sha256: string, manifest: Manifest, first: boolean): Promise<void> {
-    const { service, signal } = this.deps;
+    const { signal } = this.deps;
     const started = performance.now();
     const running = this.serviceRunning;
     // Small applies are paced so dnsmasq keeps up; a burst that needs a SIGHUP anyway is written at full speed
@@ -262,7 +262,7 @@ export class AgentDaemon {
     const reload = running && (burst || plans.some((p) => p.reloadNeeded));
     if (reload) {
       // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
-      await service.reload();
+      await this.reloadService();
       this.stats.reloads++;
       this.recentOps = [];
       this.log.info({ generation: manifest.generation, operations: ops, reason: burst ? 'burst' : 'records dropped' }, 'reloaded dnsmasq');
@@ -284,6 +284,21 @@ export class AgentDaemon {
       { generation: manifest.generation, writes, deletes, durationMs, first, reload, allow: plans[0]!.counts.allow, deny: plans[0]!.counts.deny, removed: plans[0]!.counts.removed },
       'applied',
     );
+  }
+
+  /**
+   * SIGHUP through the service. The reference has only start/stop commands: in command mode without a reload
+   * command, a restart is the only way to make dnsmasq drop records and re-read the directory.
+   */
+  private async reloadService(): Promise<void> {
+    const { service } = this.deps;
+    const cfg = this.c.service;
+    if (cfg.mode === 'command' && cfg.reload.trim() === '') {
+      await service.stop();
+      await service.start();
+    } else {
+      await service.reload();
+    }
   }
 
   private shouldCompact(plan: Plan): boolean {

@@ -35,10 +35,7 @@ export function serviceControl(config: ServiceConfig): ServiceControl {
         if (cmd.trim() === '') return;
         await run('/bin/sh', ['-c', cmd], { timeout: 60_000 });
       };
-      // The reference has only start/stop commands; without a reload command a restart is the only way to make
-      // dnsmasq drop records and re-read the directory.
-      const reload = config.reload.trim() === '' ? async () => (await sh(config.stop)(), await sh(config.start)()) : sh(config.reload);
-      return { description: 'shell commands', start: sh(config.start), stop: sh(config.stop), reload };
+      return { description: 'shell commands', start: sh(config.start), stop: sh(config.stop), reload: sh(config.reload) };
     }
   }
 }
