@@ -262,7 +262,12 @@ export class AgentDaemon {
     const reload = running && (burst || plans.some((p) => p.reloadNeeded));
     if (reload) {
       // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
-      await this.reloadService();
+      try {
+        await this.reloadService();
+      } catch (err) {
+        // dnsmasq may now hold records the directory no longer has, or may have missed some: not a state to serve in.
+        throw new FatalError(`cannot reload dnsmasq (${this.deps.service.description}): ${errorText(err)}`);
+      }
       this.stats.reloads++;
       this.recentOps = [];
       this.log.info({ generation: manifest.generation, operations: ops, reason: burst ? 'burst' : 'records dropped' }, 'reloaded dnsmasq');
