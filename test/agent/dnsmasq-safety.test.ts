@@ -81,6 +81,24 @@ describe('agent run: pacing, bursts and compaction', () => {
     expect(agent.lines.find((l) => l.msg === 'reloaded dnsmasq')?.reason).toBe('records dropped');
   });
 
+  it('a failed reload is fatal: the agent stops dnsmasq and exits 1', async () => {
+    rig = makeRig({}, fastTmp());
+    const log = join(rig.root, 'service.log');
+    rewriteConfig(rig, {
+      service: { mode: 'command', start: `echo start >> '${log}'`, stop: `echo stop >> '${log}'`, reload: 'echo cannot reload >&2; exit 3' },
+      compaction: { enabled: true, minRemoved: 5, minShare: 0 },
+    });
+    const all = macs(20);
+    await publish(rig.store, policyOf([], all));
+    const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
+    await agent.waitFor((l) => l.msg === 'dnsmasq started after the first full sync');
+    await publish(rig.store, policyOf([], all.slice(0, 10))); // 10 removed ≥ 5: compaction, then a reload that fails
+    const fatal = await agent.waitFor((l) => l.msg === 'agent failed');
+    expect(String(fatal.error)).toMatch(/cannot reload dnsmasq/);
+    expect((await agent.exited).code).toBe(1);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['stop', 'start', 'stop']); // start-up stop, start, stop on exit
+  });
+
   it('repairs drift found by the slow re-verification of the directory', async () => {
     rig = makeRig({ driftCheckSeconds: 0.5 }, fastTmp());
     const all = macs(50);
