@@ -4,38 +4,51 @@
  * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX, writePhases } from '../core/hostsdir.ts';
 
 /** Our records are < 32 bytes; a bigger file is not ours and is not read whole. */
 const MAX_RECORD_BYTES = 4096;
 const OVERSIZE = '\u0000(oversize)';
 
 /**
- * Read every entry. Synchronous calls on purpose: at 100k files the promise API costs one thread-pool round trip
- * per call (≈10× slower here), and the agent has nothing else to do while it scans.
+ * Scan the directory. Synchronous reads in slices of 1,000 entries (then a turn of the event loop, so signals
+ * are handled): 5x faster than one promise per file (10k files on tmpfs: ~140 ms against ~700 ms).
  */
 export async function readDirectory(dir: string): Promise<DirectoryState> {
   const state: DirectoryState = new Map();
-  const buf = Buffer.allocUnsafe(MAX_RECORD_BYTES + 1);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % 1000 === 0) await new Promise((r) => setImmediate(r));
+    const e = entries[i]!;
     if (!e.isFile()) {
       state.set(e.name, null);
       continue;
     }
     let fd: number;
     try {
-      fd = openSync(join(dir, e.name), 'r');
+      // O_NOFOLLOW | O_NONBLOCK: an entry swapped for a symlink or a FIFO since readdir is not followed or waited on.
+      fd = openSync(join(dir, e.name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while we read: not there
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue; // gone since readdir
+      if (code === 'ELOOP' || code === 'ENXIO') {
+        state.set(e.name, null);
+        continue;
+      }
       throw err;
     }
     try {
-      const len = readSync(fd, buf, 0, buf.length, 0);
-      state.set(e.name, len > MAX_RECORD_BYTES ? OVERSIZE : buf.toString('utf8', 0, len));
+      if (!fstatSync(fd).isFile()) {
+        state.set(e.name, null);
+        continue;
+      }
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      state.set(e.name, n > MAX_RECORD_BYTES ? OVERSIZE : buf.toString('utf8', 0, n));
     } finally {
       closeSync(fd);
     }
@@ -85,8 +98,18 @@ export interface ApplyProgress {
   total: number;
 }
 
+/**
+ * Pacing while dnsmasq runs: after every `batchSize` operations, wait `pauseMs` so dnsmasq can drain its
+ * inotify queue (16,384 events) and answer DHCP in between. `signal` stops the apply between two batches.
+ */
+export interface Pacing {
+  batchSize: number;
+  pauseMs: number;
+  signal?: AbortSignal;
+}
+
 /** Apply a plan: writes in the plan's order, then deletes. Bounded concurrency keeps the order mostly intact. */
-export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void): Promise<void> {
+export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void, pacing?: Pacing): Promise<void> {
   const total = plan.writes.length + plan.deletes.length;
   let done = 0;
   const step = Math.max(1, Math.floor(total / 20));
@@ -94,13 +117,32 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
     done++;
     if (onProgress && (done % step === 0 || done === total)) onProgress({ done, total });
   };
-  // Deny-before-allow must hold across the boundary, so each class is finished before the next starts.
-  const denyIndex = plan.writes.findIndex((w) => !w.content.endsWith(',ignore\n'));
-  const groups = denyIndex < 0 ? [plan.writes] : [plan.writes.slice(0, denyIndex), plan.writes.slice(denyIndex)];
-  for (const group of groups) await inBatches(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
-  await inBatches(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
+  // Each phase (adoptions, then revoking writes, then the rest) is finished before the next starts: that is what
+  // keeps two files from disagreeing and an interrupted apply from opening more than it closed.
+  const groups = writePhases(plan.writes);
+  const chunk = pacing && pacing.batchSize > 0 ? pacing.batchSize : Number.POSITIVE_INFINITY;
+  let sincePause = 0;
+  const paced = async <T>(items: readonly T[], fn: (item: T) => Promise<void>) => {
+    for (let i = 0; i < items.length; ) {
+      if (sincePause >= chunk) {
+        pacing!.signal?.throwIfAborted();
+        await new Promise((r) => setTimeout(r, pacing!.pauseMs));
+        sincePause = 0;
+      }
+      const n = Math.min(items.length - i, chunk - sincePause);
+      await inBatches(items.slice(i, i + n), fn);
+      i += n;
+      sincePause += n;
+    }
+  };
+  for (const group of groups) await paced(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
+  await paced(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
 }
 
+/**
+ * 16 operations in flight: on a disk with latency (this VM's ext4) promises through libuv's pool beat one
+ * synchronous file at a time by ~3.5x (10k atomic writes: 0.65 s against 2.4 s); on tmpfs the order reverses.
+ */
 const CONCURRENCY = 16;
 /**
  * Run `fn` over `items`, CONCURRENCY at a time. On the first failure no new item is started, and the call settles

@@ -1,7 +1,7 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
 import { type DirectoryState, type Plan, applyPlan, diffDirectory } from '../core/hostsdir.ts';
 import type { Manifest } from '../core/manifest.ts';
-import { type ApplyProgress, applyPlanToDirectory, purgeDirectory, readDirectory } from './hostsdir-io.ts';
+import { type ApplyProgress, type Pacing, applyPlanToDirectory, purgeDirectory, readDirectory } from './hostsdir-io.ts';
 
 export interface SyncOptions {
   purge: boolean;
@@ -9,6 +9,8 @@ export interface SyncOptions {
   /** The directory as the agent last left it; when given, the directory is not scanned. */
   knownState?: DirectoryState;
   onProgress?: (p: ApplyProgress) => void;
+  /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts), chosen once the plan is known. */
+  pacing?: Pacing | ((plan: Plan) => Pacing | undefined);
 }
 
 export interface SyncResult {
@@ -35,6 +37,7 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
     scanned = true;
   }
   const plan = diffDirectory(manifest.policy, before, { compactRemoved: options.compactRemoved ?? false });
-  await applyPlanToDirectory(dir, plan, options.onProgress);
+  const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
+  await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   return { plan, state: applyPlan(before, plan), purged, scanned, durationMs: performance.now() - started };
 }

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { agentOnceCommand } from './commands/agent-once.ts';
+import { registerAgentDaemonCommands } from './commands/agent-daemon.ts';
 import { computeCommand } from './commands/compute.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { localRunCommand } from './commands/local-run.ts';
@@ -77,6 +78,8 @@ export function buildProgram(): Command {
       );
     });
 
+  registerAgentDaemonCommands(agent);
+
   const local = program.command('local').description('the embedded local default: a directory plays S3 + SSM');
   local
     .command('run')
@@ -107,7 +110,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command may report "done, but unhealthy" (agent status) without throwing.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     return reportError(err);
   }

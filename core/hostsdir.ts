@@ -174,6 +174,17 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
   return plan;
 }
 
+/**
+ * The writes of a plan cut into phases that must complete one after the other (within a phase any order is fine):
+ * adoptions of other layouts' files, then our revoking writes, then the rest. A multi-record (shard) write stays in
+ * the last phase: the diff already ordered shard writes revoking-first, which is a preference, not a rule.
+ */
+export function writePhases(writes: readonly FileWrite[]): FileWrite[][] {
+  const revokingOwn = (w: FileWrite) => w.reason !== 'adopt' && w.reason !== 'shard' && verdictOfText(w.content) === 'deny';
+  const phases = [writes.filter((w) => w.reason === 'adopt'), writes.filter(revokingOwn), writes.filter((w) => w.reason !== 'adopt' && !revokingOwn(w))];
+  return phases.filter((p) => p.length > 0);
+}
+
 /** Does replacing `before` by `after` turn any record into a deny? Such writes go first (fail closed mid-apply). */
 export function revokes(before: ReadonlyMap<Mac, Verdict | undefined>, after: Iterable<readonly [Mac, Verdict]>): boolean {
   for (const [mac, v] of after) if (v === 'deny' && before.get(mac) !== 'deny') return true;

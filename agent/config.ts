@@ -1,0 +1,194 @@
+/**
+ * The agent's configuration (design §6): one JSON file, validated by a strict zod schema, then overridden by
+ * environment variables (PXE_FILTER_*) and then by command-line flags. Precedence: flag > env > file > default.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../core/errors.ts';
+import { SiteNameSchema } from '../core/settings.ts';
+import { parseWith } from '../core/zod-errors.ts';
+
+/** A host name becomes an S3 key segment (`acks/<site>/<host>.json`): keep it to a safe alphabet. */
+export const HostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a host name is 1-128 characters of A-Z a-z 0-9 . _ -');
+
+const absolutePath = z.string().min(1).refine(isAbsolute, 'must be an absolute path');
+
+export const ServiceConfigSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('systemctl'), unit: z.string().regex(/^[A-Za-z0-9:_.@-]+$/, 'not a systemd unit name').default('dnsmasq.service') }),
+  z.strictObject({ mode: z.literal('command'), start: z.string(), stop: z.string(), reload: z.string().default('') }),
+  z.strictObject({ mode: z.literal('none') }),
+]);
+
+export const ApplyConfigSchema = z.strictObject({
+  /**
+   * Writes per batch while dnsmasq runs; a pause follows each batch so dnsmasq can drain its inotify queue and
+   * answer DHCP in between. 0 = no pacing.
+   */
+  batchSize: z.number().int().min(0).default(1000),
+  batchPauseMs: z.number().int().min(0).max(60_000).default(100),
+  /**
+   * More file operations than this within `reloadWindowSeconds` while dnsmasq runs → SIGHUP after the apply.
+   * Each atomic write queues two inotify events (close of the hidden temp file, rename into place) and the queue
+   * holds 16,384: 4,000 operations = 8,000 events, half the queue, cannot overflow even if dnsmasq drained nothing.
+   */
+  reloadAboveOperations: z.number().int().min(1).default(4000),
+  reloadWindowSeconds: z.number().int().min(0).default(60),
+  /** Re-read the directory after a big apply (one that triggered a reload) and compare it with the plan. */
+  verifyAfterReload: z.boolean().default(true),
+});
+
+export const CompactionConfigSchema = z.strictObject({
+  /** Delete removed-MAC files (then SIGHUP) once at least this many have piled up… */
+  minRemoved: z.number().int().min(1).default(1000),
+  /** …and they are at least this share of the MAC files (a SIGHUP re-reads every file). */
+  minShare: z.number().min(0).max(1).default(0.1),
+  enabled: z.boolean().default(true),
+});
+
+export const AgentConfigSchema = z.strictObject({
+  site: SiteNameSchema,
+  host: HostNameSchema.optional(),
+  /** `local:/path` (embedded store) or `s3://bucket` (S3 + SSM). */
+  store: z.string().regex(/^(local:.+|s3:\/\/.+)$/, 'expected local:<dir> or s3://<bucket>'),
+  hostsdir: absolutePath,
+  stateFile: absolutePath.default('/var/lib/pxe-filter/state.json'),
+  /** Operational status for `agent status` (default: status.json next to the state file). */
+  statusFile: absolutePath.optional(),
+  /** Lock that makes one agent own the directory; outside the hosts directory (default: agent.lock next to the state file). */
+  lockFile: absolutePath.optional(),
+  /** Exists only while this agent has completed a full sync; dnsmasq's drop-in refuses to start without it. */
+  readyFile: absolutePath.optional(),
+  purge: z.boolean().default(true),
+  pollIntervalSeconds: z.number().min(0.05).max(86_400).default(15),
+  pollJitter: z.number().min(0).max(1).default(0.2),
+  service: ServiceConfigSchema.default({ mode: 'systemctl', unit: 'dnsmasq.service' }),
+  /** Stop dnsmasq before the start-up purge, so it never serves from a half-built directory. */
+  stopServiceAtStart: z.boolean().default(true),
+  stopServiceOnExit: z.boolean().default(true),
+  staleAfterSeconds: z.number().min(1).default(300),
+  /** Backoff between failed fetches (store unreachable, manifest refused). */
+  retryMinSeconds: z.number().min(0.01).default(1),
+  retryMaxSeconds: z.number().min(0.01).default(60),
+  /** Re-read the directory and repair drift this often (0 = never); a no-change poll never scans. */
+  driftCheckSeconds: z.number().min(0).default(3600),
+  /** Re-send the ack this often even when nothing changed (a heartbeat for monitoring). */
+  ackHeartbeatSeconds: z.number().min(1).default(300),
+  apply: ApplyConfigSchema.default(ApplyConfigSchema.parse({})),
+  compaction: CompactionConfigSchema.default(CompactionConfigSchema.parse({})),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+export type AgentConfig = Omit<z.output<typeof AgentConfigSchema>, 'host' | 'statusFile' | 'lockFile' | 'readyFile'> & {
+  host: string;
+  statusFile: string;
+  lockFile: string;
+  readyFile: string;
+};
+
+/** What flags may override (undefined = not given). */
+export interface AgentOverrides {
+  site?: string;
+  host?: string;
+  store?: string;
+  hostsdir?: string;
+  stateFile?: string;
+  purge?: boolean;
+  pollInterval?: number;
+  service?: 'none' | 'systemctl' | 'command';
+  unit?: string;
+  logLevel?: string;
+}
+
+/** Environment variables, each mapped onto one config field. */
+export const ENV_VARS = {
+  PXE_FILTER_SITE: 'site',
+  PXE_FILTER_HOST: 'host',
+  PXE_FILTER_STORE: 'store',
+  PXE_FILTER_HOSTSDIR: 'hostsdir',
+  PXE_FILTER_STATE_FILE: 'stateFile',
+  PXE_FILTER_PURGE: 'purge',
+  PXE_FILTER_POLL_INTERVAL: 'pollIntervalSeconds',
+  PXE_FILTER_LOG_LEVEL: 'logLevel',
+  PXE_FILTER_SERVICE_UNIT: 'service.unit',
+} as const;
+
+function envValue(name: string, raw: string): unknown {
+  if (name === 'PXE_FILTER_PURGE') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new InputError(name, raw, 'expected true or false');
+  }
+  if (name === 'PXE_FILTER_POLL_INTERVAL') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new InputError(name, raw, 'expected a number of seconds');
+    return n;
+  }
+  return raw;
+}
+
+/** Merge file, env and flags into one document, then validate it once (so errors name the field). */
+export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: AgentOverrides, label = 'config'): AgentConfig {
+  if (fileDoc !== undefined && (typeof fileDoc !== 'object' || fileDoc === null || Array.isArray(fileDoc))) {
+    throw new InputError(label, fileDoc, 'expected a JSON object');
+  }
+  const doc: Record<string, unknown> = { ...((fileDoc as Record<string, unknown> | undefined) ?? {}) };
+  for (const [name, field] of Object.entries(ENV_VARS)) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    if (field === 'service.unit') doc.service = { mode: 'systemctl', unit: raw };
+    else doc[field] = envValue(name, raw);
+  }
+  const set = (field: string, value: unknown) => {
+    if (value !== undefined) doc[field] = value;
+  };
+  set('site', flags.site);
+  set('host', flags.host);
+  set('store', flags.store);
+  set('hostsdir', flags.hostsdir === undefined ? undefined : resolve(flags.hostsdir));
+  set('stateFile', flags.stateFile === undefined ? undefined : resolve(flags.stateFile));
+  set('purge', flags.purge);
+  set('pollIntervalSeconds', flags.pollInterval);
+  set('logLevel', flags.logLevel);
+  if (flags.service !== undefined || flags.unit !== undefined) {
+    const current = (doc.service ?? {}) as Record<string, unknown>;
+    const mode = flags.service ?? (current.mode as string | undefined) ?? 'systemctl';
+    if (mode === 'systemctl') doc.service = { mode, unit: flags.unit ?? (current.mode === 'systemctl' ? current.unit : undefined) ?? 'dnsmasq.service' };
+    else if (mode === 'none') doc.service = { mode };
+    else if (current.mode !== 'command') throw new InputError('--service', mode, 'command mode needs service.start/stop in the config file');
+  }
+  const parsed = parseWith(AgentConfigSchema, doc, label);
+  const stateDir = dirname(parsed.stateFile);
+  return {
+    ...parsed,
+    host: parsed.host ?? defaultHost(),
+    statusFile: parsed.statusFile ?? join(stateDir, 'status.json'),
+    lockFile: parsed.lockFile ?? join(stateDir, 'agent.lock'),
+    readyFile: parsed.readyFile ?? '/run/pxe-filter/ready',
+  };
+}
+
+export function defaultHost(): string {
+  const h = hostname().split('.')[0]!.replace(/[^A-Za-z0-9._-]/g, '_');
+  return /^[A-Za-z0-9]/.test(h) ? h.slice(0, 128) : `h${h}`.slice(0, 128);
+}
+
+export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv, flags: AgentOverrides): Promise<AgentConfig> {
+  let doc: unknown;
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new InputError('--config', path, `cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new InputError(path, `${text.length} chars`, `not JSON (${(err as Error).message})`);
+    }
+  }
+  return resolveConfig(doc, env, flags, path ?? 'config');
+}

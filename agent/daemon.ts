@@ -1,0 +1,466 @@
+/**
+ * The agent's lifecycle (design §6): lock → (stop dnsmasq, purge) → first fetch with backoff while dnsmasq stays
+ * stopped → full sync → start dnsmasq → poll with jitter, applying only when the pointer moves → ack.
+ * Fail closed: nothing is written before a manifest is verified; dnsmasq starts only after a full sync and is
+ * stopped when the agent stops or dies (the systemd drop-in is the second line of defence).
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import pRetry from 'p-retry';
+import { InputError } from '../core/errors.ts';
+import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, classifyEntry } from '../core/hostsdir.ts';
+import type { Manifest, Pointer } from '../core/manifest.ts';
+import { readPointer } from '../control/publish.ts';
+import { ackKey } from '../store/layout.ts';
+import type { Store } from '../store/store.ts';
+import type { AgentConfig } from './config.ts';
+import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
+import { type Logger, errorText } from './log.ts';
+import { fetchVerified } from './pull.ts';
+import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
+import type { ServiceControl } from './service.ts';
+import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
+import { syncDirectory } from './sync.ts';
+
+export interface DaemonDeps {
+  config: AgentConfig;
+  store: Store;
+  service: ServiceControl;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** A manifest the agent will not apply (bad bytes, schema, site, replay): reported, current directory kept. */
+export class RefusedError extends Error {
+  override readonly name = 'RefusedError';
+}
+
+/** Not retryable: the agent cannot keep the directory (write errors, service start failure). */
+export class FatalError extends Error {
+  override readonly name = 'FatalError';
+}
+
+const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}`;
+
+export class AgentDaemon {
+  /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
+  private dir: DirectoryState | undefined;
+  private manifest: Manifest | undefined;
+  private applied: AgentState | undefined;
+  private refused: string | undefined;
+  private lastContactAt: Date | undefined;
+  private lastError: AgentReport['lastError'] = null;
+  private lastApply = { writes: 0, deletes: 0, durationMs: null as number | null, foreign: 0 };
+  private recentOps: { at: number; n: number }[] = [];
+  private lastDriftCheck = Date.now();
+  private lastAckAt = 0;
+  private staleReported = false;
+  private repairing = false;
+  private readonly startedAt = Date.now();
+  serviceRunning = false;
+  /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls. */
+  readonly stats = { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0 };
+
+  constructor(private readonly deps: DaemonDeps) {}
+
+  private get c() {
+    return this.deps.config;
+  }
+  private get log() {
+    return this.deps.log;
+  }
+
+  /** Runs until the signal aborts (resolves) or a fatal error (rejects). Stops dnsmasq on the way out. */
+  async run(): Promise<void> {
+    try {
+      await this.init();
+      await this.loop();
+    } catch (err) {
+      if (this.deps.signal.aborted) return;
+      throw err;
+    } finally {
+      await this.shutDown();
+    }
+  }
+
+  /** Steps 1-3 of the lifecycle: start-up, first verified manifest, full sync, then dnsmasq. */
+  async init(): Promise<void> {
+    const { service } = this.deps;
+    await this.startUp();
+    const first = await this.firstFetch();
+    await this.apply(first.pointer.sha256, first.manifest, true);
+    await mkdir(dirname(this.c.readyFile), { recursive: true });
+    await writeFile(this.c.readyFile, `${process.pid}\n`);
+    try {
+      await service.start();
+    } catch (err) {
+      throw new FatalError(`cannot start dnsmasq (${service.description}): ${errorText(err)}`);
+    }
+    this.serviceRunning = true;
+    this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
+    await this.report(true);
+  }
+
+  private async startUp(): Promise<void> {
+    const { service } = this.deps;
+    await rm(this.c.readyFile, { force: true });
+    this.applied = await readAgentState(this.c.stateFile).catch((err: unknown) => {
+      throw new FatalError(`state file ${this.c.stateFile} is unreadable (${errorText(err)}); move it away to start from scratch`);
+    });
+    if (this.applied && this.applied.site !== this.c.site) {
+      throw new FatalError(`state file ${this.c.stateFile} belongs to site "${this.applied.site}", not "${this.c.site}"`);
+    }
+    if (this.c.stopServiceAtStart) {
+      // dnsmasq must not serve while the directory is purged or rebuilt.
+      await service.stop().catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'stopping dnsmasq at start-up failed'));
+    }
+    if (this.c.purge) {
+      const r = await purgeDirectory(this.c.hostsdir);
+      this.log.info({ removed: r.removed, skipped: r.skipped }, 'purged the hosts directory');
+    }
+  }
+
+  private async firstFetch(): Promise<{ pointer: Pointer; manifest: Manifest }> {
+    return pRetry(
+      async () => {
+        this.deps.signal.throwIfAborted();
+        const pointer = await this.readPointerOrThrow();
+        const manifest = await this.verify(pointer);
+        return { pointer, manifest };
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        factor: 2,
+        minTimeout: this.c.retryMinSeconds * 1000,
+        maxTimeout: this.c.retryMaxSeconds * 1000,
+        randomize: true,
+        signal: this.deps.signal,
+        onFailedAttempt: async ({ error, attemptNumber }) => {
+          if (this.deps.signal.aborted) return;
+          this.log.warn({ error: error.message, attempt: attemptNumber }, 'no verified manifest yet; dnsmasq stays stopped');
+          this.noteStaleness();
+          await this.report(false).catch(() => undefined);
+        },
+      },
+    );
+  }
+
+  private async readPointerOrThrow(): Promise<Pointer> {
+    const pointer = await readPointer(this.deps.store, this.c.site);
+    this.lastContactAt = new Date();
+    if (!pointer) throw new Error(`no manifest published yet for site "${this.c.site}"`);
+    return pointer;
+  }
+
+  /** Everything is checked before a byte is written; a refusal is remembered so it is not fetched again. */
+  private async verify(pointer: Pointer): Promise<Manifest> {
+    try {
+      const appliedGeneration = this.applied?.generation;
+      if (appliedGeneration !== undefined && pointer.generation < appliedGeneration) {
+        throw new InputError('pointer.generation', pointer.generation, `is older than the applied generation ${appliedGeneration} (replay refused)`);
+      }
+      const manifest = await fetchVerified(this.deps.store, this.c.site, pointer, appliedGeneration);
+      if (this.applied && manifest.generation === this.applied.generation && pointer.sha256 !== this.applied.sha256) {
+        throw new InputError('manifest.generation', manifest.generation, 'was already applied with different bytes (a generation is never reused)');
+      }
+      return manifest;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err; // store unreachable: retried, not refused
+      this.refused = pointerId(pointer);
+      this.setError(`manifest refused: ${err.message}`, pointer.generation);
+      this.log.error({ generation: pointer.generation, error: err.message }, 'manifest refused; the hosts directory is left as it is');
+      throw new RefusedError(err.message);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.deps.signal.aborted) {
+      await this.sleep(failures === 0 ? this.jittered() : this.backoff(failures));
+      if (this.deps.signal.aborted) return;
+      try {
+        await this.poll();
+        failures = 0;
+      } catch (err) {
+        if (err instanceof FatalError || this.deps.signal.aborted) throw err;
+        if (err instanceof RefusedError || err instanceof InputError) {
+          // A refused manifest, or a pointer that is not valid JSON/schema: the store answered, nothing to back off.
+          if (err instanceof InputError) {
+            this.setError(`pointer refused: ${err.message}`, null);
+            this.log.error({ error: err.message, generation: this.applied?.generation }, 'pointer refused; the hosts directory is left as it is');
+          }
+          await this.report(true).catch(() => undefined);
+        } else {
+          failures++;
+          this.setError(`store unreachable: ${errorText(err)}`, null);
+          this.log.warn({ error: errorText(err), failures, generation: this.applied?.generation }, 'poll failed; keeping the last good policy');
+        }
+      }
+      this.noteStaleness();
+      await writeStatusFile(this.c.statusFile, this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    }
+  }
+
+  /** One poll: a pointer read; a fetch, verify and apply only when the pointer moved. */
+  async poll(): Promise<void> {
+    this.stats.polls++;
+    const pointer = await this.readPointerOrThrow();
+    const moved = !this.applied || pointer.generation !== this.applied.generation || pointer.sha256 !== this.applied.sha256;
+    if (!moved) {
+      this.log.debug({ generation: pointer.generation, scans: this.stats.scans, writes: this.stats.writes, polls: this.stats.polls }, 'poll: no change');
+      // Back on the applied manifest: an earlier refusal or outage is over.
+      this.lastError = null;
+      this.refused = undefined;
+      await this.maybeCheckDrift();
+      if (Date.now() - this.lastAckAt >= this.c.ackHeartbeatSeconds * 1000) await this.report(true);
+      return;
+    }
+    if (this.refused === pointerId(pointer)) return; // already refused and reported; wait for the pointer to move
+    const manifest = await this.verify(pointer);
+    await this.apply(pointer.sha256, manifest, false);
+    await this.report(true);
+  }
+
+  private async apply(sha256: string, manifest: Manifest, first: boolean): Promise<void> {
+    const { signal } = this.deps;
+    const started = performance.now();
+    const running = this.serviceRunning;
+    // Small applies are paced so dnsmasq keeps up; a burst that needs a SIGHUP anyway is written at full speed
+    // (the SIGHUP re-reads everything, so pacing it would only stretch the time dnsmasq spends on events).
+    const pacing = (plan: Plan) =>
+      running && !this.isBurst(plan.writes.length + plan.deletes.length) ? { batchSize: this.c.apply.batchSize, pauseMs: this.c.apply.batchPauseMs, signal } : undefined;
+    const onProgress = (p: { done: number; total: number }) => {
+      if (p.total >= 1000) this.log.info({ generation: manifest.generation, done: p.done, total: p.total }, 'applying');
+    };
+    if (!this.dir) this.stats.scans++;
+    let plans: Plan[];
+    try {
+      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, onProgress, pacing });
+      this.dir = r.state;
+      plans = [r.plan];
+      if (this.shouldCompact(r.plan)) {
+        // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
+        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, compactRemoved: true, onProgress, pacing });
+        this.dir = c.state;
+        plans.push(c.plan);
+        this.log.info({ generation: manifest.generation, deletes: c.plan.deletes.length }, 'compacting removed MACs');
+      }
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.dir = undefined; // unknown now: the next apply scans
+      throw new FatalError(`cannot write the hosts directory ${this.c.hostsdir}: ${errorText(err)}`);
+    }
+    const writes = plans.reduce((n, p) => n + p.writes.length, 0);
+    const deletes = plans.reduce((n, p) => n + p.deletes.length, 0);
+    this.stats.writes += writes;
+    this.stats.deletes += deletes;
+    this.stats.applies++;
+
+    // Only writes dnsmasq sees count towards a burst (the first sync happens before it starts).
+    const ops = running ? this.recordOps(writes + deletes) : 0;
+    const burst = running && ops > this.c.apply.reloadAboveOperations;
+    const reload = running && (burst || plans.some((p) => p.reloadNeeded));
+    if (reload) {
+      // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
+      try {
+        await this.reloadService();
+      } catch (err) {
+        // dnsmasq may now hold records the directory no longer has, or may have missed some: not a state to serve in.
+        throw new FatalError(`cannot reload dnsmasq (${this.deps.service.description}): ${errorText(err)}`);
+      }
+      this.stats.reloads++;
+      this.recentOps = [];
+      this.log.info({ generation: manifest.generation, operations: ops, reason: burst ? 'burst' : 'records dropped' }, 'reloaded dnsmasq');
+      if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst');
+    }
+
+    const durationMs = Math.round(performance.now() - started);
+    this.manifest = manifest;
+    this.applied = { site: this.c.site, generation: manifest.generation, sha256, appliedAt: new Date().toISOString() };
+    await writeAgentState(this.c.stateFile, this.applied);
+    this.refused = undefined;
+    this.lastError = null;
+    const last = plans[plans.length - 1]!;
+    this.lastApply = { writes, deletes, durationMs, foreign: last.foreign.length };
+    if (last.foreign.length > 0) {
+      this.log.warn({ foreign: last.foreign.slice(0, 20).map((f) => `${f.name} (${f.reason})`), count: last.foreign.length }, 'foreign entries in the hosts directory (left alone)');
+    }
+    this.log.info(
+      { generation: manifest.generation, writes, deletes, durationMs, first, reload, allow: plans[0]!.counts.allow, deny: plans[0]!.counts.deny, removed: plans[0]!.counts.removed },
+      'applied',
+    );
+  }
+
+  /**
+   * SIGHUP through the service. The reference has only start/stop commands: in command mode without a reload
+   * command, a restart is the only way to make dnsmasq drop records and re-read the directory.
+   */
+  private async reloadService(): Promise<void> {
+    const { service } = this.deps;
+    const cfg = this.c.service;
+    if (cfg.mode === 'command' && cfg.reload.trim() === '') {
+      await service.stop();
+      await service.start();
+    } else {
+      await service.reload();
+    }
+  }
+
+  private shouldCompact(plan: Plan): boolean {
+    const cfg = this.c.compaction;
+    const removed = plan.counts.removed;
+    const macFiles = plan.counts.allow + plan.counts.deny + removed;
+    return cfg.enabled && removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
+  }
+
+  /** Would `n` more operations now push the reload window past the limit? */
+  private isBurst(n: number): boolean {
+    const now = Date.now();
+    const windowMs = this.c.apply.reloadWindowSeconds * 1000;
+    return this.recentOps.filter((o) => now - o.at < windowMs).reduce((s, o) => s + o.n, n) > this.c.apply.reloadAboveOperations;
+  }
+
+  /** File operations within the reload window, this one included. */
+  private recordOps(n: number): number {
+    const now = Date.now();
+    const windowMs = this.c.apply.reloadWindowSeconds * 1000;
+    this.recentOps = this.recentOps.filter((o) => now - o.at < windowMs);
+    this.recentOps.push({ at: now, n });
+    return this.recentOps.reduce((s, o) => s + o.n, 0);
+  }
+
+  /** Re-read the directory; if it is not what this agent wrote, repair it from the scan. */
+  private async verifyDirectory(why: string): Promise<void> {
+    this.stats.scans++;
+    this.lastDriftCheck = Date.now();
+    const actual = await readDirectory(this.c.hostsdir);
+    const expected = this.dir ?? new Map();
+    const differs = [...new Set([...actual.keys(), ...expected.keys()])].filter((n) => actual.get(n) !== expected.get(n) && !isHarmless(n, actual.get(n)));
+    if (differs.length === 0) {
+      this.log.debug({ files: actual.size }, `directory verified ${why}`);
+      return;
+    }
+    this.log.warn({ count: differs.length, sample: differs.slice(0, 10) }, `directory drifted (${why}); repairing`);
+    this.dir = actual;
+    if (this.manifest && this.applied && !this.repairing) {
+      this.repairing = true;
+      try {
+        await this.apply(this.applied.sha256, this.manifest, false);
+      } finally {
+        this.repairing = false;
+      }
+    }
+  }
+
+  private async maybeCheckDrift(): Promise<void> {
+    if (this.c.driftCheckSeconds <= 0) return;
+    if (Date.now() - this.lastDriftCheck < this.c.driftCheckSeconds * 1000) return;
+    await this.verifyDirectory('on the drift schedule');
+  }
+
+  private noteStaleness(): void {
+    const stale = this.isStale();
+    if (stale && !this.staleReported) {
+      this.log.error({ generation: this.applied?.generation ?? null, lastContactAt: this.lastContactAt?.toISOString() ?? null, staleAfterSeconds: this.c.staleAfterSeconds }, 'policy is stale: no contact with the store');
+    } else if (!stale && this.staleReported) {
+      this.log.info({ generation: this.applied?.generation ?? null }, 'store reachable again');
+    }
+    this.staleReported = stale;
+  }
+
+  private isStale(): boolean {
+    const since = this.lastContactAt?.getTime() ?? this.startedAt;
+    return Date.now() - since > this.c.staleAfterSeconds * 1000;
+  }
+
+  private setError(message: string, generation: number | null): void {
+    this.lastError = { message, at: new Date().toISOString(), generation };
+  }
+
+  buildReport(): AgentReport {
+    const counts = countPolicy(this.dir, this.manifest);
+    return {
+      schema: ACK_SCHEMA,
+      site: this.c.site,
+      host: this.c.host,
+      generation: this.applied?.generation ?? null,
+      sha256: this.applied?.sha256 || null,
+      appliedAt: this.applied?.appliedAt ?? null,
+      lastContactAt: this.lastContactAt?.toISOString() ?? null,
+      reportedAt: new Date().toISOString(),
+      counts: { ...counts, foreign: this.lastApply.foreign, writes: this.lastApply.writes, deletes: this.lastApply.deletes },
+      durationMs: this.lastApply.durationMs,
+      reloads: this.stats.reloads,
+      serviceRunning: this.serviceRunning,
+      stale: this.isStale(),
+      lastError: this.lastError,
+    };
+  }
+
+  /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
+  private async report(ack: boolean): Promise<void> {
+    const report = this.buildReport();
+    await writeStatusFile(this.c.statusFile, report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    if (!ack) return;
+    try {
+      await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });
+      this.lastAckAt = Date.now();
+    } catch (err) {
+      this.log.warn({ error: errorText(err) }, 'cannot write the ack');
+    }
+  }
+
+  async shutDown(): Promise<void> {
+    await rm(this.c.readyFile, { force: true }).catch(() => undefined);
+    if (this.c.stopServiceOnExit) {
+      try {
+        await this.deps.service.stop();
+        this.log.info({ generation: this.applied?.generation ?? null }, 'dnsmasq stopped');
+      } catch (err) {
+        this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq');
+      }
+      this.serviceRunning = false;
+    }
+    await writeStatusFile(this.c.statusFile, this.buildReport()).catch(() => undefined);
+  }
+
+  private jittered(): number {
+    const base = this.c.pollIntervalSeconds * 1000;
+    return base * (1 + this.c.pollJitter * (Math.random() * 2 - 1));
+  }
+
+  private backoff(failures: number): number {
+    const ms = Math.min(this.c.retryMaxSeconds * 1000, this.c.retryMinSeconds * 1000 * 2 ** (failures - 1));
+    return ms * (0.5 + Math.random() / 2);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const signal = this.deps.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+/** Hidden files other than ours are never read by dnsmasq and never written by us: not drift. */
+function isHarmless(name: string, content: string | null | undefined): boolean {
+  return content !== undefined && classifyEntry(name, content ?? null).kind === 'temp';
+}
+
+/** MACs the policy names, and MAC files on disk beyond them (removed MACs not yet compacted). */
+function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
+  let files = 0;
+  for (const [name, content] of dir ?? []) {
+    if (name !== UNKNOWN_HOSTS_FILE && content !== null && classifyEntry(name, content).kind === 'mac') files++;
+  }
+  const allow = manifest?.policy.allow.length ?? 0;
+  const deny = manifest?.policy.deny.length ?? 0;
+  return { allow, deny, removed: Math.max(0, files - allow - deny), files };
+}

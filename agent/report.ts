@@ -1,0 +1,61 @@
+/**
+ * What the agent reports: the ack it puts into the store (`acks/<site>/<host>.json`, read by monitoring and the
+ * control plane) and the local status file read by `agent status`. Both are the same document.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { parseWith } from '../core/zod-errors.ts';
+
+export const ACK_SCHEMA = 'pxe-filter/ack@1';
+
+export const AgentReportSchema = z.strictObject({
+  schema: z.literal(ACK_SCHEMA),
+  site: z.string(),
+  host: z.string(),
+  /** Applied generation (null until the first apply). */
+  generation: z.number().int().min(1).nullable(),
+  sha256: z.string().nullable(),
+  appliedAt: z.iso.datetime().nullable(),
+  /** Last successful read of the pointer. */
+  lastContactAt: z.iso.datetime().nullable(),
+  reportedAt: z.iso.datetime(),
+  /** The policy in force on this host, and what the last apply did. */
+  counts: z.strictObject({
+    allow: z.number().int(),
+    deny: z.number().int(),
+    removed: z.number().int(),
+    files: z.number().int(),
+    foreign: z.number().int(),
+    writes: z.number().int(),
+    deletes: z.number().int(),
+  }),
+  durationMs: z.number().int().nullable(),
+  reloads: z.number().int(),
+  serviceRunning: z.boolean(),
+  stale: z.boolean(),
+  lastError: z.strictObject({ message: z.string(), at: z.iso.datetime(), generation: z.number().int().nullable() }).nullable(),
+});
+export type AgentReport = z.output<typeof AgentReportSchema>;
+
+export function encodeReport(report: AgentReport): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(report)}\n`);
+}
+
+export async function writeStatusFile(path: string, report: AgentReport): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  await writeFile(tmp, encodeReport(report), { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+export async function readStatusFile(path: string): Promise<AgentReport | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseWith(AgentReportSchema, JSON.parse(text), path);
+}
