@@ -10,6 +10,8 @@ import pRetry from 'p-retry';
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, classifyEntry } from '../core/hostsdir.ts';
 import type { Manifest, Pointer } from '../core/manifest.ts';
+import type { Policy } from '../core/policy.ts';
+import { countRemovedMacs } from '../core/hostsdir.ts';
 import { readPointer } from '../control/publish.ts';
 import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
@@ -46,6 +48,8 @@ export class AgentDaemon {
   /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
   private dir: DirectoryState | undefined;
   private manifest: Manifest | undefined;
+  /** The policy `dir` is the exact result of (set by an apply, cleared by a scan): enables the incremental diff. */
+  private dirPolicy: Policy | undefined;
   private applied: AgentState | undefined;
   private refused: string | undefined;
   private lastContactAt: Date | undefined;
@@ -235,10 +239,11 @@ export class AgentDaemon {
     if (!this.dir) this.stats.scans++;
     let plans: Plan[];
     try {
-      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, onProgress, pacing });
+      const previousPolicy = this.dir ? this.dirPolicy : undefined;
+      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
       this.dir = r.state;
       plans = [r.plan];
-      if (this.shouldCompact(r.plan)) {
+      if (this.shouldCompact(r.plan, manifest.policy)) {
         // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
         const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, compactRemoved: true, onProgress, pacing });
         this.dir = c.state;
@@ -276,6 +281,7 @@ export class AgentDaemon {
 
     const durationMs = Math.round(performance.now() - started);
     this.manifest = manifest;
+    this.dirPolicy = manifest.policy;
     this.applied = { site: this.c.site, generation: manifest.generation, sha256, appliedAt: new Date().toISOString() };
     await writeAgentState(this.c.stateFile, this.applied);
     this.refused = undefined;
@@ -306,11 +312,13 @@ export class AgentDaemon {
     }
   }
 
-  private shouldCompact(plan: Plan): boolean {
+  private shouldCompact(plan: Plan, policy: Policy): boolean {
     const cfg = this.c.compaction;
-    const removed = plan.counts.removed;
-    const macFiles = plan.counts.allow + plan.counts.deny + removed;
-    return cfg.enabled && removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
+    // The pile only grows when MACs leave Ironic; an incremental plan counts only this change's, so recount then.
+    if (!cfg.enabled || plan.counts.removed === 0 || !this.dir) return false;
+    const removed = countRemovedMacs(policy, this.dir);
+    const macFiles = policy.allow.length + policy.deny.length + removed;
+    return removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
   }
 
   /** Would `n` more operations now push the reload window past the limit? */
@@ -342,6 +350,7 @@ export class AgentDaemon {
     }
     this.log.warn({ count: differs.length, sample: differs.slice(0, 10) }, `directory drifted (${why}); repairing`);
     this.dir = actual;
+    this.dirPolicy = undefined; // a scan, not the result of an apply: the next diff must be a full one
     if (this.manifest && this.applied && !this.repairing) {
       this.repairing = true;
       try {

@@ -1,5 +1,7 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
-import { type DirectoryState, type Plan, applyPlan, diffDirectory } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, applyPlan } from '../core/hostsdir.ts';
+import { type Layout, PER_MAC, planSync } from '../core/layout.ts';
+import type { Policy } from '../core/policy.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { type ApplyProgress, type Pacing, applyPlanToDirectory, purgeDirectory, readDirectory } from './hostsdir-io.ts';
 
@@ -8,6 +10,10 @@ export interface SyncOptions {
   compactRemoved?: boolean;
   /** The directory as the agent last left it; when given, the directory is not scanned. */
   knownState?: DirectoryState;
+  /** The policy `knownState` is the exact result of: then only what changed since is diffed (O(changes)). */
+  previousPolicy?: Policy;
+  /** Default per-MAC (design §3). */
+  layout?: Layout;
   onProgress?: (p: ApplyProgress) => void;
   /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts), chosen once the plan is known. */
   pacing?: Pacing | ((plan: Plan) => Pacing | undefined);
@@ -36,7 +42,10 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
     before = await readDirectory(dir);
     scanned = true;
   }
-  const plan = diffDirectory(manifest.policy, before, { compactRemoved: options.compactRemoved ?? false });
+  const plan = planSync(options.layout ?? PER_MAC, manifest.policy, before, {
+    compactRemoved: options.compactRemoved ?? false,
+    ...(options.knownState && options.previousPolicy && !options.purge ? { previous: options.previousPolicy } : {}),
+  });
   const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   return { plan, state: applyPlan(before, plan), purged, scanned, durationMs: performance.now() - started };

@@ -203,6 +203,24 @@ export function isEmptyPlan(plan: Plan): boolean {
   return plan.writes.length === 0 && plan.deletes.length === 0;
 }
 
+/** How many MACs have a record in the directory but are no longer in the policy (the compaction pile). */
+export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
+  const known = new Set<string>(policy.allow);
+  for (const mac of policy.deny) known.add(mac);
+  const present = new Set<Mac>();
+  for (const [name, content] of dir) {
+    if (content === null) continue;
+    if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) present.add(mac);
+    else {
+      const parsed = macFromFileName(name);
+      if (parsed) present.add(parsed.mac);
+    }
+  }
+  let n = 0;
+  for (const mac of present) if (!known.has(mac)) n++;
+  return n;
+}
+
 /** MACs whose verdict differs between two policies; `undefined` = no longer an Ironic port. */
 export function changedMacs(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> {
   const before = new Map<Mac, Verdict>();

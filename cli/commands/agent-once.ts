@@ -4,6 +4,9 @@ import { parseManifestBytes } from '../../core/manifest.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { stat } from 'node:fs/promises';
+import { ApplyConfigSchema } from '../../agent/config.ts';
+
+const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 
 export interface AgentOnceOptions {
   manifest: string;
@@ -24,7 +27,10 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   const service = serviceControl(o.service);
   try {
     const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false });
-    if (result.plan.reloadNeeded && !o.purge) await service.reload();
+    // Without a purge dnsmasq may be running: records dropped need a SIGHUP, and so does a burst that may have
+    // overflowed its inotify queue (lost events are silent) — the same rule as the daemon's.
+    const ops = result.plan.writes.length + result.plan.deletes.length;
+    if (!o.purge && (result.plan.reloadNeeded || ops > BURST_OPERATIONS)) await service.reload();
     await service.start();
     return { manifest, result, service: service.description };
   } catch (err) {
