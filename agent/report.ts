@@ -2,10 +2,8 @@
  * What the agent reports: the ack it puts into the store (`acks/<site>/<host>.json`, read by monitoring and the
  * control plane) and the local status file read by `agent status`. Both are the same document.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../core/zod-errors.ts';
+import { readJsonFileIfExists, writeFileAtomic } from '../store/files.ts';
 
 export const ACK_SCHEMA = 'pxe-filter/ack@1';
 
@@ -43,19 +41,9 @@ export function encodeReport(report: AgentReport): Uint8Array {
 }
 
 export async function writeStatusFile(path: string, report: AgentReport): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, encodeReport(report), { mode: 0o644 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, encodeReport(report), { mkdir: true });
 }
 
 export async function readStatusFile(path: string): Promise<AgentReport | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return parseWith(AgentReportSchema, JSON.parse(text), path);
+  return readJsonFileIfExists(path, AgentReportSchema);
 }

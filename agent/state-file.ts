@@ -1,8 +1,6 @@
 /** What this host has applied, kept outside the hosts directory so replays can be refused across restarts. */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../core/zod-errors.ts';
+import { readJsonFileIfExists, writeFileAtomic } from '../store/files.ts';
 
 export const AgentStateSchema = z.strictObject({
   site: z.string(),
@@ -13,19 +11,9 @@ export const AgentStateSchema = z.strictObject({
 export type AgentState = z.output<typeof AgentStateSchema>;
 
 export async function readAgentState(path: string): Promise<AgentState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return parseWith(AgentStateSchema, JSON.parse(text), path);
+  return readJsonFileIfExists(path, AgentStateSchema);
 }
 
 export async function writeAgentState(path: string, state: AgentState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, `${JSON.stringify(state)}\n`);
-  await rename(tmp, path);
+  await writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mkdir: true });
 }

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { InputError } from '../core/errors.ts';
 import { parseJsonText } from '../core/export-bundle.ts';
 import type { ExportDocument } from '../core/ironic-exports.ts';
+import { writeFileAtomic } from '../store/files.ts';
 
 export async function readJsonFile(path: string): Promise<unknown> {
   let text: string;
@@ -22,13 +21,10 @@ export async function readDocuments(paths: readonly string[] | undefined): Promi
 
 /** Write next to the target and rename, so a reader never sees half a file. */
 export async function writeFileAtomically(path: string, data: Uint8Array | string, field = '--out'): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data, { mode: 0o644 });
-    await rename(tmp, path);
+    await writeFileAtomic(path, data);
   } catch (err) {
-    // A bad --out (missing directory, a directory in its place) is bad input: name it, leave no temp behind.
-    await unlink(tmp).catch(() => undefined);
+    // A bad --out (missing directory, a directory in its place) is bad input: name it.
     throw new InputError(field, path, `cannot write file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

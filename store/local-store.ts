@@ -7,8 +7,9 @@
  * Every file is written to a temp name and renamed, so a crash never leaves a torn object or pointer.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readTextIfExists, writeFileAtomic } from './files.ts';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { InputError } from '../core/errors.ts';
 import { sha256 } from '../core/manifest.ts';
@@ -24,7 +25,7 @@ export class LocalStore implements Store {
 
   async getObject(key: string, versionId?: string): Promise<StoredObject | undefined> {
     const dir = this.objectDir(key);
-    const id = versionId ?? (await readText(join(dir, 'current')));
+    const id = versionId ?? (await readTextIfExists(join(dir, 'current')));
     if (id === undefined) return undefined;
     checkSegments(id, 'versionId');
     const path = join(dir, 'versions', id);
@@ -50,8 +51,8 @@ export class LocalStore implements Store {
         if (!ok) throw new PreconditionFailedError(key);
       }
       const versionId = `${Date.now().toString().padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
-      await atomicWrite(join(dir, 'versions', versionId), bytes);
-      await atomicWrite(join(dir, 'current'), versionId);
+      await writeFileAtomic(join(dir, 'versions', versionId), bytes);
+      await writeFileAtomic(join(dir, 'current'), versionId);
       return { versionId, etag: sha256(bytes) };
     } finally {
       await release();
@@ -87,13 +88,13 @@ export class LocalStore implements Store {
   }
 
   async getParameter(name: string): Promise<string | undefined> {
-    return readText(this.parameterPath(name));
+    return readTextIfExists(this.parameterPath(name));
   }
 
   async putParameter(name: string, value: string): Promise<void> {
     const path = this.parameterPath(name);
     await mkdir(join(path, '..'), { recursive: true });
-    await atomicWrite(path, value);
+    await writeFileAtomic(path, value);
   }
 
   private objectDir(key: string): string {
@@ -115,21 +116,6 @@ function checkSegments(path: string, field: string, reserved = field !== 'parame
     if (!SAFE_SEGMENT.test(part) || part === '.' || part === '..' || (reserved && (part === 'current' || part === 'versions'))) {
       throw new InputError(field, path, 'not a safe store path (segments of A-Z a-z 0-9 . _ @ = + -, no "..")');
     }
-  }
-}
-
-async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, data, { mode: 0o644 });
-  await rename(tmp, path);
-}
-
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
   }
 }
 

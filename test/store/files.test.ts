@@ -1,0 +1,43 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { InputError } from '../../core/errors.ts';
+import { readJsonFileIfExists, writeFileAtomic } from '../../store/files.ts';
+import { readAgentState } from '../../agent/state-file.ts';
+
+describe('small atomic files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxe-files-'));
+
+  it('writes whole files with mode 0644 and leaves no temp file behind', async () => {
+    const path = join(dir, 'sub', 'a.json');
+    await writeFileAtomic(path, '{"x":1}\n', { mkdir: true });
+    expect(readFileSync(path, 'utf8')).toBe('{"x":1}\n');
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['a.json']);
+  });
+
+  it('a failed write (target is a directory) leaves the old state and no temp file', async () => {
+    await expect(writeFileAtomic(join(dir, 'sub'), 'x')).rejects.toThrow();
+    expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('reads back validated JSON, undefined when absent, and one InputError naming the file when corrupt', async () => {
+    const schema = z.strictObject({ x: z.number() });
+    expect(await readJsonFileIfExists(join(dir, 'missing.json'), schema)).toBeUndefined();
+    expect(await readJsonFileIfExists(join(dir, 'sub', 'a.json'), schema)).toEqual({ x: 1 });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"x":');
+    await expect(readJsonFileIfExists(bad, schema)).rejects.toThrow(InputError);
+    await expect(readJsonFileIfExists(bad, schema)).rejects.toThrow(`${bad}: not valid JSON`);
+    writeFileSync(bad, '{"x":"one"}');
+    await expect(readJsonFileIfExists(bad, schema)).rejects.toThrow(`${bad}.x:`);
+  });
+
+  it("a corrupt agent state file is a clear error, not a crash", async () => {
+    const state = join(dir, 'state.json');
+    writeFileSync(state, 'garbage');
+    await expect(readAgentState(state)).rejects.toThrow(/state\.json: not valid JSON/);
+  });
+});
