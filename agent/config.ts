@@ -48,7 +48,7 @@ export const CompactionConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /**
    * Sharded layout only: every shard rewrite leaves the shard's old records in dnsmasq's memory (and in the list
-   * it walks on every event) until a SIGHUP, which costs ~40 ms there. Reload once this many records were
+   * it walks on every event) until a SIGHUP, which costs ~22 ms there (50k MACs, docs/scale-mode.md). Reload once this many records were
    * rewritten since the last reload… (0 = never on a count)
    */
   reloadAfterRecords: z.number().int().min(0).default(50_000),

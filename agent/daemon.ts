@@ -322,7 +322,7 @@ export class AgentDaemon {
   }
 
   /**
-   * Sharded layout: a reload is cheap (~40 ms of dnsmasq CPU at 50k MACs), and it frees the dead copies every shard
+   * Sharded layout: a reload is cheap (~22 ms of dnsmasq CPU at 50k MACs), and it frees the dead copies every shard
    * rewrite leaves behind (memory, and per-event CPU: dnsmasq walks all records on each inotify event).
    * `onSchedule`: the time rule only (a poll that changed nothing); otherwise the count rule as well.
    */
