@@ -318,7 +318,7 @@ async function main() {
     await destroyNetnsPair(pair);
   }
 
-  const head = ['layout', 'MACs', 'files', 'start-up CPU ms', 'SIGHUP CPU ms', '50-MAC change CPU ms', 'DHCP after start ms', 'agent apply ms', 'agent 50-MAC ms (CPU)', 'shard writes', 'RSS KB'];
+  const head = ['layout', 'MACs', 'files', 'start-up CPU ms', 'SIGHUP CPU ms', '50-MAC change CPU ms', 'DHCP after start ms', 'agent apply ms', 'agent 50-MAC ms (CPU)', 'files written by the change', 'RSS KB'];
   const rows = results.map((r) => [
     r.layout,
     r.macs,
