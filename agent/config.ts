@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
+import { LayoutSchema, PER_MAC } from '../core/layout.ts';
 import { SiteNameSchema } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
 
@@ -45,6 +46,14 @@ export const CompactionConfigSchema = z.strictObject({
   /** …and they are at least this share of the MAC files (a SIGHUP re-reads every file). */
   minShare: z.number().min(0).max(1).default(0.1),
   enabled: z.boolean().default(true),
+  /**
+   * Sharded layout only: every shard rewrite leaves the shard's old records in dnsmasq's memory (and in the list
+   * it walks on every event) until a SIGHUP, which costs ~22 ms there (50k MACs, docs/scale-mode.md). Reload once this many records were
+   * rewritten since the last reload… (0 = never on a count)
+   */
+  reloadAfterRecords: z.number().int().min(0).default(50_000),
+  /** …or once this many seconds have passed since the last reload and anything was rewritten (0 = never on time). */
+  reloadIntervalSeconds: z.number().min(0).default(900),
 });
 
 export const AgentConfigSchema = z.strictObject({
@@ -77,6 +86,12 @@ export const AgentConfigSchema = z.strictObject({
   ackHeartbeatSeconds: z.number().min(1).default(300),
   apply: ApplyConfigSchema.default(ApplyConfigSchema.parse({})),
   compaction: CompactionConfigSchema.default(CompactionConfigSchema.parse({})),
+  /**
+   * Hosts-directory layout: one file per MAC (design §3, the default), or scale mode — MACs grouped into a
+   * fixed number of shard files, which makes dnsmasq's start-up and SIGHUP ~100× cheaper at 50k MACs
+   * (docs/scale-mode.md). Switching migrates the directory without restarting dnsmasq.
+   */
+  layout: LayoutSchema.default(PER_MAC),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
@@ -100,6 +115,8 @@ export interface AgentOverrides {
   service?: 'none' | 'systemctl' | 'command';
   unit?: string;
   logLevel?: string;
+  layout?: 'per-mac' | 'sharded';
+  shards?: number;
 }
 
 /** Environment variables, each mapped onto one config field. */
@@ -152,6 +169,7 @@ export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: A
   set('purge', flags.purge);
   set('pollIntervalSeconds', flags.pollInterval);
   set('logLevel', flags.logLevel);
+  if (flags.layout !== undefined || flags.shards !== undefined) doc.layout = layoutOverride(doc.layout, flags);
   if (flags.service !== undefined || flags.unit !== undefined) {
     const current = (doc.service ?? {}) as Record<string, unknown>;
     const mode = flags.service ?? (current.mode as string | undefined) ?? 'systemctl';
@@ -168,6 +186,18 @@ export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: A
     lockFile: parsed.lockFile ?? join(stateDir, 'agent.lock'),
     readyFile: parsed.readyFile ?? '/run/pxe-filter/ready',
   };
+}
+
+/** `--layout` / `--shards` on top of the file's `layout`: `--shards` alone means sharded (and keeps nothing else). */
+function layoutOverride(current: unknown, flags: AgentOverrides): unknown {
+  const kind = flags.layout ?? (flags.shards !== undefined ? 'sharded' : undefined);
+  if (kind === 'per-mac') {
+    if (flags.shards !== undefined) throw new InputError('--shards', flags.shards, 'only applies to --layout sharded');
+    return { kind };
+  }
+  const fileShards = typeof current === 'object' && current !== null && (current as { kind?: unknown }).kind === 'sharded' ? (current as { shards?: unknown }).shards : undefined;
+  const shards = flags.shards ?? fileShards;
+  return shards === undefined ? { kind: 'sharded' } : { kind: 'sharded', shards };
 }
 
 export function defaultHost(): string {

@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pRetry from 'p-retry';
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, classifyEntry } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, SHARD_NAME, UNKNOWN_HOSTS_FILE, classifyEntry, parseRecords } from '../core/hostsdir.ts';
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
@@ -60,6 +60,12 @@ export class AgentDaemon {
   private lastAckAt = 0;
   private staleReported = false;
   private repairing = false;
+  /** Sharded compaction: records rewritten (dead copies left in dnsmasq's memory) since the last reload. */
+  private rewrittenSinceReload = 0;
+  private lastReloadAt = Date.now();
+  /** A reload the first apply asked for while dnsmasq may already run (no stop at start): done right after start. */
+  private reloadAfterStart = false;
+  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; counts: ReturnType<typeof countPolicy> } | undefined;
   private readonly startedAt = Date.now();
   serviceRunning = false;
   /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls. */
@@ -102,6 +108,12 @@ export class AgentDaemon {
     }
     this.serviceRunning = true;
     this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
+    if (this.reloadAfterStart) {
+      // dnsmasq was not stopped at start-up, so it may have been running all along and still hold records the
+      // first sync dropped (e.g. a layout migration): a start of a running service does not re-read anything.
+      await this.reload('first sync dropped records while dnsmasq may have been running', 0);
+      this.reloadAfterStart = false;
+    }
     await this.report(true);
   }
 
@@ -216,6 +228,7 @@ export class AgentDaemon {
       this.lastError = null;
       this.refused = undefined;
       await this.maybeCheckDrift();
+      if (this.serviceRunning && this.shouldCompactSharded(true)) await this.reload('compaction: schedule', 0);
       if (Date.now() - this.lastAckAt >= this.c.ackHeartbeatSeconds * 1000) await this.report(true);
       return;
     }
@@ -240,12 +253,12 @@ export class AgentDaemon {
     let plans: Plan[];
     try {
       const previousPolicy = this.dir ? this.dirPolicy : undefined;
-      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
+      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
       this.dir = r.state;
       plans = [r.plan];
       if (this.shouldCompact(r.plan, manifest.policy)) {
         // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
-        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, knownState: this.dir, compactRemoved: true, onProgress, pacing });
+        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, compactRemoved: true, onProgress, pacing });
         this.dir = c.state;
         plans.push(c.plan);
         this.log.info({ generation: manifest.generation, deletes: c.plan.deletes.length }, 'compacting removed MACs');
@@ -264,18 +277,14 @@ export class AgentDaemon {
     // Only writes dnsmasq sees count towards a burst (the first sync happens before it starts).
     const ops = running ? this.recordOps(writes + deletes) : 0;
     const burst = running && ops > this.c.apply.reloadAboveOperations;
-    const reload = running && (burst || plans.some((p) => p.reloadNeeded));
+    const dropped = plans.some((p) => p.reloadNeeded);
+    if (running) this.rewrittenSinceReload += rewrittenRecords(plans);
+    const compact = running && !burst && !dropped ? this.shouldCompactSharded(false) : undefined;
+    const reload = running && (burst || dropped || compact !== undefined);
+    if (first && dropped && !running && !this.c.stopServiceAtStart) this.reloadAfterStart = true;
     if (reload) {
       // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
-      try {
-        await this.reloadService();
-      } catch (err) {
-        // dnsmasq may now hold records the directory no longer has, or may have missed some: not a state to serve in.
-        throw new FatalError(`cannot reload dnsmasq (${this.deps.service.description}): ${errorText(err)}`);
-      }
-      this.stats.reloads++;
-      this.recentOps = [];
-      this.log.info({ generation: manifest.generation, operations: ops, reason: burst ? 'burst' : 'records dropped' }, 'reloaded dnsmasq');
+      await this.reload(burst ? 'burst' : dropped ? 'records dropped' : `compaction: ${compact}`, ops, manifest.generation);
       if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst');
     }
 
@@ -295,6 +304,34 @@ export class AgentDaemon {
       { generation: manifest.generation, writes, deletes, durationMs, first, reload, allow: plans[0]!.counts.allow, deny: plans[0]!.counts.deny, removed: plans[0]!.counts.removed },
       'applied',
     );
+  }
+
+  /** SIGHUP (see reloadService) with its bookkeeping; a failure is fatal. */
+  private async reload(reason: string, operations: number, generation = this.applied?.generation): Promise<void> {
+    try {
+      await this.reloadService();
+    } catch (err) {
+      // dnsmasq may now hold records the directory no longer has, or may have missed some: not a state to serve in.
+      throw new FatalError(`cannot reload dnsmasq (${this.deps.service.description}): ${errorText(err)}`);
+    }
+    this.stats.reloads++;
+    this.recentOps = [];
+    this.log.info({ generation: generation ?? null, operations, reason, rewrittenRecords: this.rewrittenSinceReload }, 'reloaded dnsmasq');
+    this.rewrittenSinceReload = 0;
+    this.lastReloadAt = Date.now();
+  }
+
+  /**
+   * Sharded layout: a reload is cheap (~22 ms of dnsmasq CPU at 50k MACs), and it frees the dead copies every shard
+   * rewrite leaves behind (memory, and per-event CPU: dnsmasq walks all records on each inotify event).
+   * `onSchedule`: the time rule only (a poll that changed nothing); otherwise the count rule as well.
+   */
+  private shouldCompactSharded(onSchedule: boolean): 'rewritten shard records' | 'schedule' | undefined {
+    const cfg = this.c.compaction;
+    if (this.c.layout.kind !== 'sharded' || !cfg.enabled || this.rewrittenSinceReload === 0) return undefined;
+    if (!onSchedule && cfg.reloadAfterRecords > 0 && this.rewrittenSinceReload >= cfg.reloadAfterRecords) return 'rewritten shard records';
+    if (cfg.reloadIntervalSeconds > 0 && Date.now() - this.lastReloadAt >= cfg.reloadIntervalSeconds * 1000) return 'schedule';
+    return undefined;
   }
 
   /**
@@ -387,7 +424,10 @@ export class AgentDaemon {
   }
 
   buildReport(): AgentReport {
-    const counts = countPolicy(this.dir, this.manifest);
+    // Counting parses every shard: once per directory state, not once per poll.
+    let counted = this.counted;
+    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest) this.counted = counted = { dir: this.dir, manifest: this.manifest, counts: countPolicy(this.dir, this.manifest) };
+    const counts = counted.counts;
     return {
       schema: ACK_SCHEMA,
       site: this.c.site,
@@ -463,13 +503,37 @@ function isHarmless(name: string, content: string | null | undefined): boolean {
   return content !== undefined && classifyEntry(name, content ?? null).kind === 'temp';
 }
 
-/** MACs the policy names, and MAC files on disk beyond them (removed MACs not yet compacted). */
+/**
+ * MACs the policy names, record files on disk (per-MAC files and shards), and MAC records beyond the policy
+ * (removed MACs not yet compacted).
+ */
 function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
   let files = 0;
+  let records = 0;
   for (const [name, content] of dir ?? []) {
-    if (name !== UNKNOWN_HOSTS_FILE && content !== null && classifyEntry(name, content).kind === 'mac') files++;
+    if (name === UNKNOWN_HOSTS_FILE || content === null) continue;
+    if (SHARD_NAME.test(name)) {
+      files++;
+      records += parseRecords(content).size;
+    } else if (classifyEntry(name, content).kind === 'mac') {
+      files++;
+      records++;
+    }
   }
   const allow = manifest?.policy.allow.length ?? 0;
   const deny = manifest?.policy.deny.length ?? 0;
-  return { allow, deny, removed: Math.max(0, files - allow - deny), files };
+  return { allow, deny, removed: Math.max(0, records - allow - deny), files };
+}
+
+/** Records in the shard files a plan rewrote: each leaves its previous copy in dnsmasq's memory until a reload. */
+function rewrittenRecords(plans: readonly Plan[]): number {
+  let n = 0;
+  for (const p of plans) for (const w of p.writes) if (w.reason === 'shard') n += countLines(w.content);
+  return n;
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }

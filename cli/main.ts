@@ -5,7 +5,8 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { agentOnceCommand } from './commands/agent-once.ts';
-import { registerAgentDaemonCommands } from './commands/agent-daemon.ts';
+import { layoutOption, registerAgentDaemonCommands, shardCount } from './commands/agent-daemon.ts';
+import { LayoutSchema } from '../core/layout.ts';
 import { computeCommand } from './commands/compute.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { localRunCommand } from './commands/local-run.ts';
@@ -57,6 +58,8 @@ export function buildProgram(): Command {
     .requiredOption('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory')
     .option('--no-purge', 'keep the existing files (default: remove every entry first, as at agent start-up)')
     .option('--compact', 'delete files of MACs Ironic no longer knows and reload dnsmasq (instead of rewriting them)')
+    .addOption(layoutOption().default('per-mac' as const))
+    .option('--shards <n>', 'number of shard files with --layout sharded (default 256)', shardCount)
     .addOption(new Option('--service <mode>', 'how to control dnsmasq').choices(['none', 'systemctl', 'command'] as const).default('systemctl' as const))
     .option('--unit <unit>', 'systemd unit of dnsmasq (service systemctl)', 'dnsmasq.service')
     .option('--start-command <cmd>', 'shell command that starts dnsmasq (service command)', '')
@@ -69,7 +72,9 @@ export function buildProgram(): Command {
           : o.service === 'systemctl'
             ? { mode: 'systemctl', unit: o.unit }
             : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
-      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, purge: o.purge, compact: o.compact ?? false, service });
+      if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
+      const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
+      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, purge: o.purge, compact: o.compact ?? false, layout, service });
       const p = r.result.plan;
       process.stdout.write(
         `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${o.hostsdir}: ` +

@@ -5,7 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { InputError } from '../../core/errors.ts';
-import { diffDirectory } from '../../core/hostsdir.ts';
+import { planSync } from '../../core/layout.ts';
+import { MAX_SHARDS } from '../../core/sharded.ts';
 import { readPointer } from '../../control/publish.ts';
 import { type AgentConfig, type AgentOverrides, loadConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
@@ -17,6 +18,16 @@ import { type AgentReport, readStatusFile } from '../../agent/report.ts';
 import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
+
+/** `--shards N`: an integer in the range the layout schema accepts (checked again there). */
+export const shardCount = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_SHARDS}`);
+  return n;
+};
+
+export const layoutOption = () =>
+  new Option('--layout <layout>', 'hosts-directory layout: one file per MAC, or scale mode (config: layout.kind; default per-mac)').choices(['per-mac', 'sharded'] as const);
 
 const seconds = (value: string) => {
   const n = Number(value);
@@ -36,6 +47,8 @@ interface CommonFlags {
   service?: 'none' | 'systemctl' | 'command';
   unit?: string;
   logLevel?: string;
+  layout?: 'per-mac' | 'sharded';
+  shards?: number;
 }
 
 function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C) {
@@ -46,7 +59,9 @@ function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C)
     .option('--store <spec>', 'local:<dir> or s3://<bucket> (config: store; env PXE_FILTER_STORE)')
     .option('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory (config: hostsdir; env PXE_FILTER_HOSTSDIR)')
     .option('--state-file <file>', 'applied-generation state (config: stateFile; env PXE_FILTER_STATE_FILE)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (config: logLevel)');
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (config: logLevel)')
+    .addOption(layoutOption())
+    .option('--shards <n>', 'number of shard files in the sharded layout (config: layout.shards; default 256)', shardCount);
 }
 
 function overrides(o: CommonFlags): AgentOverrides {
@@ -61,6 +76,8 @@ function overrides(o: CommonFlags): AgentOverrides {
     service: o.service,
     unit: o.unit,
     logLevel: o.logLevel,
+    layout: o.layout,
+    shards: o.shards,
   };
 }
 
@@ -144,10 +161,11 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
   const pointer = await readPointer(store, config.site);
   if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
   const manifest = await fetchVerified(store, config.site, pointer, applied?.generation);
-  const plan = diffDirectory(manifest.policy, await readDirectory(config.hostsdir));
+  const plan = planSync(config.layout, manifest.policy, await readDirectory(config.hostsdir));
   const byReason = (items: { reason: string }[]) => items.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.reason]: (acc[i.reason] ?? 0) + 1 }), {});
   const doc = {
     site: config.site,
+    layout: config.layout,
     appliedGeneration: applied?.generation ?? null,
     generation: manifest.generation,
     writes: plan.writes.length,
@@ -161,7 +179,7 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
   };
   if (json) return `${JSON.stringify(doc)}\n`;
   const lines = [
-    `site ${config.site}: applied generation ${doc.appliedGeneration ?? 'none'}, published generation ${doc.generation}`,
+    `site ${config.site}: applied generation ${doc.appliedGeneration ?? 'none'}, published generation ${doc.generation}; layout ${config.layout.kind === 'sharded' ? `sharded (${config.layout.shards} shards)` : 'per-mac'}`,
     `would write ${doc.writes} file(s) ${JSON.stringify(doc.writesByReason)}, delete ${doc.deletes} ${JSON.stringify(doc.deletesByReason)}; reload ${doc.reloadNeeded ? 'yes' : 'no'}`,
     `policy: allow ${plan.counts.allow}, deny ${plan.counts.deny}, removed ${plan.counts.removed}, unchanged ${plan.counts.unchanged}`,
     ...(plan.foreign.length ? [`foreign entries (left alone): ${plan.foreign.map((f) => `${f.name} (${f.reason})`).join(', ')}`] : []),

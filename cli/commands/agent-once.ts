@@ -5,6 +5,7 @@ import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { stat } from 'node:fs/promises';
 import { ApplyConfigSchema } from '../../agent/config.ts';
+import { type Layout, PER_MAC } from '../../core/layout.ts';
 
 const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 
@@ -13,6 +14,8 @@ export interface AgentOnceOptions {
   hostsdir: string;
   purge: boolean;
   compact?: boolean;
+  /** Default per-MAC; another layout's files are migrated (a reload follows when dnsmasq may hold their records). */
+  layout?: Layout;
   service: ServiceConfig;
 }
 
@@ -26,7 +29,7 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   if (!info?.isDirectory()) throw new InputError('--hostsdir', o.hostsdir, 'not an existing directory');
   const service = serviceControl(o.service);
   try {
-    const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false });
+    const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false, layout: o.layout ?? PER_MAC });
     // Without a purge dnsmasq may be running: records dropped need a SIGHUP, and so does a burst that may have
     // overflowed its inotify queue (lost events are silent) — the same rule as the daemon's.
     const ops = result.plan.writes.length + result.plan.deletes.length;

@@ -39,6 +39,22 @@ describe('agent config', () => {
     expect(resolveConfig(file, {}, { unit: 'dnsmasq-pxe.service' }).service).toEqual({ mode: 'systemctl', unit: 'dnsmasq-pxe.service' });
   });
 
+  it('layout: per-MAC by default; file, --layout and --shards (flags win; --shards alone means sharded)', () => {
+    expect(resolveConfig(base, {}, {}).layout).toEqual({ kind: 'per-mac' });
+    expect(resolveConfig({ ...base, layout: { kind: 'sharded' } }, {}, {}).layout).toEqual({ kind: 'sharded', shards: 256 });
+    const file = { ...base, layout: { kind: 'sharded', shards: 64 } };
+    expect(resolveConfig(file, {}, {}).layout).toEqual({ kind: 'sharded', shards: 64 });
+    expect(resolveConfig(file, {}, { layout: 'per-mac' }).layout).toEqual({ kind: 'per-mac' });
+    expect(resolveConfig(file, {}, { shards: 1024 }).layout).toEqual({ kind: 'sharded', shards: 1024 });
+    expect(resolveConfig(file, {}, { layout: 'sharded' }).layout).toEqual({ kind: 'sharded', shards: 64 });
+    expect(resolveConfig(base, {}, { layout: 'sharded' }).layout).toEqual({ kind: 'sharded', shards: 256 });
+    expect(resolveConfig(base, {}, { shards: 16 }).layout).toEqual({ kind: 'sharded', shards: 16 });
+    expect(() => resolveConfig(base, {}, { layout: 'per-mac', shards: 16 })).toThrow(/--shards.*only applies to --layout sharded/);
+    expect(() => resolveConfig({ ...base, layout: { kind: 'sharded', shards: 0 } }, {}, {})).toThrow(/layout\.shards/);
+    expect(() => resolveConfig({ ...base, layout: { kind: 'hashed' } }, {}, {})).toThrow(/layout/);
+    expect(resolveConfig(base, {}, {}).compaction).toMatchObject({ reloadAfterRecords: 50_000, reloadIntervalSeconds: 900 });
+  });
+
   it('command mode keeps the start/stop/reload strings', () => {
     const c = resolveConfig({ ...base, service: { mode: 'command', start: 'a', stop: 'b' } }, {}, {});
     expect(c.service).toEqual({ mode: 'command', start: 'a', stop: 'b', reload: '' });

@@ -90,3 +90,34 @@ describe('agent once: good manifest', () => {
     expect(readFileSync(started, 'utf8').trim().split('\n')).toHaveLength(7);
   });
 });
+
+describe('agent once --layout / --shards', () => {
+  it.each([
+    [['--shards', '16'], '--shards'],
+    [['--layout', 'sharded', '--shards', '0'], '--shards'],
+    [['--layout', 'hashed'], '--layout'],
+  ])('refuses %j with exit 2 and one line naming the flag; nothing is touched', async (flags, name) => {
+    const before = snapshotDir(tmp.path);
+    const r = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', hostsdir, '--service', 'none', '--no-purge', ...flags]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(stderrLines(r), r.stderr).toHaveLength(1);
+    expect(stderrLines(r)[0]).toContain(name);
+    expect(snapshotDir(tmp.path)).toEqual(before);
+  });
+
+  it('--layout sharded --shards 4 writes 4 shards + the wildcard; --layout per-mac migrates back', async () => {
+    const dir = p('layout-dir');
+    mkdirSync(dir);
+    const sharded = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', dir, '--service', 'none', '--layout', 'sharded', '--shards', '4']);
+    expect(sharded.code, sharded.stderr).toBe(0);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir).sort()).toEqual(['shard-0000', 'shard-0001', 'shard-0002', 'shard-0003', 'unknown_hosts_filter']);
+    const records = ['shard-0000', 'shard-0001', 'shard-0002', 'shard-0003'].flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean));
+    expect(records).toHaveLength(6);
+    const back = await runCli(['agent', 'once', '--manifest', good, '--hostsdir', dir, '--service', 'none', '--no-purge', '--layout', 'per-mac']);
+    expect(back.code, back.stderr).toBe(0);
+    const files = readdirSync(dir).filter((n) => n !== 'unknown_hosts_filter');
+    expect(files).toHaveLength(6);
+    expect(files.every((n) => /^([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(n))).toBe(true);
+  });
+});

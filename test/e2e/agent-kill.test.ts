@@ -5,8 +5,9 @@
  *  - SIGKILL: nothing runs in the agent; the systemd-less fallback, agent/dnsmasq-guard.sh (started by the
  *    start command with the agent's PID), stops dnsmasq.
  * Manifests are published into a local store (the embedded default) exactly as the control plane does.
+ * Runs in both hosts-directory layouts (one file per MAC, and scale mode's shard files).
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { publishPolicy } from '../../control/publish.ts';
 import { recordText, wildcardText } from '../../core/hostsdir.ts';
 import type { Mac } from '../../core/mac.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { type AgentProcess, daemonConfig, killLaunchedAgents, launchAgentDaemon, policy } from './support/agent.ts';
+import { type AgentProcess, LAYOUTS, daemonConfig, expectedNames, killLaunchedAgents, launchAgentDaemon, layoutName, policy, recordIn, visibleNames } from './support/agent.ts';
 import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredCount, readLog, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
@@ -27,7 +28,7 @@ const DENIED = '52:54:00:e2:05:02';
 const STRAY = '52:54:00:e2:05:99'; // a record nobody published, left in the directory while the agent was down
 const file = (m: string) => m.replaceAll(':', '-');
 
-describeE2E('killing and restarting the agent daemon (case 5)', () => {
+for (const layout of LAYOUTS) describeE2E(`killing and restarting the agent daemon (case 5), ${layoutName(layout)}`, () => {
   let pair: NetnsPair | undefined;
   let rig: DnsmasqRig;
   let prober: Prober | undefined;
@@ -49,7 +50,7 @@ describeE2E('killing and restarting the agent daemon (case 5)', () => {
   /** Launch the daemon and wait until dnsmasq, started by it, answers the allowed MAC. */
   async function startAgent(): Promise<{ agent: AgentProcess; dnsmasq: number; readyMs: number }> {
     const started = performance.now();
-    const a = await launchAgentDaemon(rig, daemonConfig(rig, SITE, join(rig.runDir, 'store')));
+    const a = await launchAgentDaemon(rig, daemonConfig(rig, SITE, join(rig.runDir, 'store'), layout));
     agent = a;
     let exitedEarly: number | string | undefined;
     void a.exited.then((code) => (exitedEarly = code));
@@ -116,7 +117,7 @@ describeE2E('killing and restarting the agent daemon (case 5)', () => {
     dnsmasq = s.dnsmasq;
     console.log(`agent-kill: first start served after ${Math.round(s.readyMs)} ms`);
     await expectVerdicts([ALLOWED], [DENIED, STRAY]);
-    expect(readFileSync(join(rig.hostsdir, file(DENIED)), 'utf8')).toBe(`${DENIED},ignore\n`);
+    expect(recordIn(rig, layout, DENIED)).toBe(`${DENIED},ignore\n`);
   });
 
   it('SIGTERM: the agent runs its stop command and exits; dnsmasq stops answering', async () => {
@@ -145,7 +146,7 @@ describeE2E('killing and restarting the agent daemon (case 5)', () => {
     expect(sinceStart).not.toContain(`read ${rig.hostsdir}/${file(STRAY)}`);
     expect(existsSync(join(rig.hostsdir, file(STRAY)))).toBe(false);
     // (Hidden names are skipped by dnsmasq; the agent may keep a lock or temp file there.)
-    expect(readdirSync(rig.hostsdir).filter((n) => !n.startsWith('.')).sort()).toEqual([file(ALLOWED), file(DENIED), 'unknown_hosts_filter'].sort());
+    expect(visibleNames(rig)).toEqual(expectedNames(layout, [ALLOWED, DENIED]));
     expect(readFileSync(join(rig.hostsdir, 'unknown_hosts_filter'), 'utf8')).toBe(wildcardText('deny'));
     await expectVerdicts([ALLOWED], [DENIED, STRAY]);
   });

@@ -3,12 +3,13 @@
  * service-command mode) manages the hosts directory of a real dnsmasq in a network namespace; DHCPDISCOVERs
  * come from another namespace. Every MAC below is used by one test only, so the tests do not depend on
  * each other's verdicts; they share one dnsmasq, whose PID must never change (no restart, no SIGHUP).
+ * Every case runs in both hosts-directory layouts: one file per MAC (design §3) and scale mode's shard files.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { agentOnceOk, policy, writeManifest } from './support/agent.ts';
+import { LAYOUTS, agentOnceOk, layoutName, policy, recordIn, writeManifest } from './support/agent.ts';
 import { CLI } from './support/agent.ts';
 import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount, verdictOf } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
@@ -18,9 +19,8 @@ import { run, waitFor } from './support/run.ts';
 import type { Policy } from '../../core/policy.ts';
 
 const mac = (n: number) => `52:54:00:e2:00:${n.toString(16).padStart(2, '0')}`;
-const file = (m: string) => m.replaceAll(':', '-');
 
-describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
+for (const layout of LAYOUTS) describeE2E(`real dnsmasq driven by the agent (cases 1–4), ${layoutName(layout)}`, () => {
   let pair: NetnsPair | undefined;
   let rig: DnsmasqRig;
   let prober: Prober | undefined;
@@ -30,13 +30,14 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
   const verdict = (m: string) => verdictOf(rig, prober!, m);
 
   /** Apply a whole new policy to the running dnsmasq, as the agent does for every new manifest. */
-  const apply = async (p: Policy) => agentOnceOk(rig, await writeManifest(rig, ++generation, p), { purge: false });
+  const apply = async (p: Policy) => agentOnceOk(rig, await writeManifest(rig, ++generation, p), { purge: false, layout });
+  const record = (m: string) => recordIn(rig, layout, m);
 
   beforeAll(async () => {
     pair = await createNetnsPair('filter');
     rig = await createDnsmasqRig(pair);
     // First apply: purge + sync + start, the agent's start-up order.
-    await agentOnceOk(rig, await writeManifest(rig, ++generation, policy({ unknownHosts: 'deny' })));
+    await agentOnceOk(rig, await writeManifest(rig, ++generation, policy({ unknownHosts: 'deny' })), { layout });
     pid = await waitFor('dnsmasq started by the agent', () => dnsmasqPid(rig), 5_000);
     prober = await Prober.start(pair);
   });
@@ -51,7 +52,7 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     const allowed = mac(0x01);
     const denied = mac(0x02);
     await apply(policy({ allow: [allowed], deny: [denied], unknownHosts: 'deny' }));
-    expect(readFileSync(join(rig.hostsdir, file(denied)), 'utf8')).toBe(`${denied},ignore\n`);
+    expect(record(denied)).toBe(`${denied},ignore\n`);
 
     const yes = await udhcpc(pair!, allowed);
     expect(yes.lease, yes.output).toBe(true);
@@ -132,7 +133,7 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
       expect(c.code, c.stderr).toBe(0);
       return out;
     };
-    const apply = async (manifestPath: string) => agentOnceOk(rig, manifestPath, { purge: false });
+    const apply = async (manifestPath: string) => agentOnceOk(rig, manifestPath, { purge: false, layout });
 
     // gen 1: R belongs to a deployed node (deny), S is inspecting (allow); inspection under way → open.
     const g1 = await compute(
@@ -148,15 +149,14 @@ describeE2E('real dnsmasq driven by the agent (cases 1–4)', () => {
     // rewritten as an allow record (dnsmasq keeps whatever it last read for a deleted file).
     const g2 = await compute([{ address: s, node_uuid: nodeB }], [node(nodeB, 'inspect wait')], 'g2', g1);
     await apply(g2);
-    expect(existsSync(join(rig.hostsdir, file(r)))).toBe(true);
-    expect(readFileSync(join(rig.hostsdir, file(r)), 'utf8')).toBe(`${r}\n`);
+    expect(record(r)).toBe(`${r}\n`);
     expect(await verdict(r)).toBe('offer');
 
-    // gen 3: B's inspection finished → nothing inspects → closed: R's file is rewritten as ignore, not deleted,
+    // gen 3: B's inspection finished → nothing inspects → closed: R's record is rewritten as ignore, not deleted,
     // and R is refused at once, by the running dnsmasq.
     const g3 = await compute([{ address: s, node_uuid: nodeB }], [node(nodeB, 'manageable')], 'g3', g2);
     await apply(g3);
-    expect(readFileSync(join(rig.hostsdir, file(r)), 'utf8')).toBe(`${r},ignore\n`);
+    expect(record(r)).toBe(`${r},ignore\n`);
     expect(await verdict(r)).toBe('ignored');
     expect((await udhcpc(pair!, r)).lease).toBe(false);
     expect(await verdict(s)).toBe('ignored');

@@ -3,10 +3,14 @@
  * (`pxe-filter agent run --config FILE`) as a long-lived process the tests signal by PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildManifest, serializeManifest } from '../../../core/manifest.ts';
-import type { Mac } from '../../../core/mac.ts';
+import { UNKNOWN_HOSTS_FILE, parseRecords } from '../../../core/hostsdir.ts';
+import { type Layout, LayoutSchema } from '../../../core/layout.ts';
+import { type Mac, macFileName } from '../../../core/mac.ts';
+import { shardName, shardOf } from '../../../core/sharded.ts';
 import type { Policy } from '../../../core/policy.ts';
 import { type DnsmasqRig, REPO_ROOT, serviceCommands } from './dnsmasq.ts';
 import { type RunResult, isAlive, run, sleep } from './run.ts';
@@ -30,16 +34,52 @@ export function policy(p: { allow?: readonly string[]; deny?: readonly string[];
   };
 }
 
+/** The layouts every behavioural e2e case runs in: design §3's one file per MAC, and scale mode's default. */
+export const LAYOUTS: readonly Layout[] = [{ kind: 'per-mac' }, LayoutSchema.parse({ kind: 'sharded' })];
+export const layoutName = (l: Layout) => (l.kind === 'per-mac' ? 'per-MAC files' : `${l.shards} shard files`);
+
+/** `--layout …` (and `--shards N`) for the agent's command line. */
+export function layoutArgs(layout: Layout | undefined): string[] {
+  if (!layout) return [];
+  return layout.kind === 'per-mac' ? ['--layout', 'per-mac'] : ['--layout', 'sharded', '--shards', String(layout.shards)];
+}
+
+/** The record the hosts directory holds for `mac` in `layout` (its per-MAC file or its line in its shard), if any. */
+export function recordIn(rig: DnsmasqRig, layout: Layout, mac: string): string | undefined {
+  const m = mac as Mac;
+  const name = layout.kind === 'per-mac' ? macFileName(m) : shardName(shardOf(m, layout.shards));
+  let content: string;
+  try {
+    content = readFileSync(join(rig.hostsdir, name), 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (layout.kind === 'per-mac') return content;
+  const v = parseRecords(content).get(m);
+  return v === undefined ? undefined : v === 'allow' ? `${m}\n` : `${m},ignore\n`;
+}
+
+/** The visible (non-hidden) names a hosts directory in `layout` holds for these MACs: record files + wildcard. */
+export function expectedNames(layout: Layout, macs: readonly string[]): string[] {
+  const names = layout.kind === 'per-mac' ? macs.map((m) => macFileName(m as Mac)) : Array.from({ length: layout.shards }, (_, i) => shardName(i));
+  return [...names, UNKNOWN_HOSTS_FILE].sort();
+}
+
+export function visibleNames(rig: DnsmasqRig): string[] {
+  return readdirSync(rig.hostsdir).filter((n) => !n.startsWith('.')).sort();
+}
+
 /** `pxe-filter agent once` in service-command mode against the rig's dnsmasq. */
-export async function agentOnce(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean } = {}): Promise<RunResult> {
+export async function agentOnce(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean; layout?: Layout } = {}): Promise<RunResult> {
   const cmds = serviceCommands(rig);
   const args = [CLI, 'agent', 'once', '--manifest', manifestPath, '--hostsdir', rig.hostsdir, '--service', 'command'];
   args.push('--start-command', cmds.start, '--stop-command', cmds.stop, '--reload-command', cmds.reload);
   if (options.purge === false) args.push('--no-purge');
+  args.push(...layoutArgs(options.layout));
   return run(process.execPath, args, { cwd: REPO_ROOT, timeoutMs: 120_000 });
 }
 
-export async function agentOnceOk(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean } = {}): Promise<RunResult> {
+export async function agentOnceOk(rig: DnsmasqRig, manifestPath: string, options: { purge?: boolean; layout?: Layout } = {}): Promise<RunResult> {
   const r = await agentOnce(rig, manifestPath, options);
   if (r.code !== 0) throw new Error(`agent once exited ${r.code}: ${r.stderr.trim()}`);
   return r;
@@ -56,10 +96,12 @@ export interface AgentDaemonConfig {
   pollIntervalSeconds: number;
   service: { mode: 'command'; start: string; stop: string; reload: string };
   stopServiceOnExit: boolean;
+  layout?: Layout;
 }
 
-export function daemonConfig(rig: DnsmasqRig, site: string, storeDir: string): AgentDaemonConfig {
+export function daemonConfig(rig: DnsmasqRig, site: string, storeDir: string, layout?: Layout): AgentDaemonConfig {
   return {
+    ...(layout ? { layout } : {}),
     site,
     host: 'e2e-host',
     store: `local:${storeDir}`,

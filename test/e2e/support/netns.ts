@@ -30,8 +30,9 @@ export interface NetnsPair {
 const created = new Set<string>();
 let counter = 0;
 
-export async function createNetnsPair(tag: string): Promise<NetnsPair> {
-  const base = `${runPrefix(inject('e2eRunId'))}${process.pid}-${tag}${counter++}`;
+/** `prefix`: for callers outside vitest (bench/dnsmasq.ts); tests get the run's prefix from the global setup. */
+export async function createNetnsPair(tag: string, options: { prefix?: string } = {}): Promise<NetnsPair> {
+  const base = `${options.prefix ?? runPrefix(inject('e2eRunId'))}${process.pid}-${tag}${counter++}`;
   const pair = { srv: `${base}-s`, cli: `${base}-c` };
   for (const ns of [pair.srv, pair.cli]) {
     await runOk(IP, ['netns', 'add', ns]);
