@@ -386,8 +386,15 @@ export class AgentDaemon {
     this.lastError = { message, at: new Date().toISOString(), generation };
   }
 
+  /** countPolicy walks every file: computed once per directory state, not on every status write. */
+  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; counts: ReturnType<typeof countPolicy> } | undefined;
+
   buildReport(): AgentReport {
-    const counts = countPolicy(this.dir, this.manifest);
+    let counted = this.counted;
+    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest) {
+      counted = this.counted = { dir: this.dir, manifest: this.manifest, counts: countPolicy(this.dir, this.manifest) };
+    }
+    const counts = counted.counts;
     return {
       schema: ACK_SCHEMA,
       site: this.c.site,

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../agent/config.ts';
 import { AgentDaemon } from '../agent/daemon.ts';
 import { createLogger } from '../agent/log.ts';
+import { writeStatusFile } from '../agent/report.ts';
 import { serviceControl } from '../agent/service.ts';
 import { syncDirectory } from '../agent/sync.ts';
 import { publishPolicy } from '../control/publish.ts';
@@ -106,7 +107,11 @@ switch (kind) {
     await emptyDir(dir);
     const daemon = daemonOn(await freshStore());
     await daemon.init();
-    const m = await measure(() => daemon.poll());
+    // One turn of the daemon's loop: the poll, then the status file it writes after every poll.
+    const m = await measure(async () => {
+      await daemon.poll();
+      await writeStatusFile(join(`${dir}.state`, 'status.json'), daemon.buildReport());
+    });
     if (daemon.stats.writes !== n + 1 || daemon.stats.scans !== 1) throw new Error(`no-change poll wrote or scanned: ${JSON.stringify(daemon.stats)}`);
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };
     break;
@@ -130,7 +135,10 @@ switch (kind) {
     await daemon.init();
     await publish(store, churnedPolicy(n));
     const before = { ...daemon.stats };
-    const m = await measure(() => daemon.poll());
+    const m = await measure(async () => {
+      await daemon.poll();
+      await writeStatusFile(join(`${dir}.state`, 'status.json'), daemon.buildReport());
+    });
     const writes = daemon.stats.writes - before.writes;
     const deletes = daemon.stats.deletes - before.deletes;
     // 50 flips + 25 removed (rewritten with the removed verdict) + 25 added = exactly 100 files, no scan.
