@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pRetry from 'p-retry';
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, classifyEntry } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, classifyEntry, isMacFile } from '../core/hostsdir.ts';
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
@@ -474,7 +474,7 @@ function isHarmless(name: string, content: string | null | undefined): boolean {
 function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
   let files = 0;
   for (const [name, content] of dir ?? []) {
-    if (name !== UNKNOWN_HOSTS_FILE && content !== null && classifyEntry(name, content).kind === 'mac') files++;
+    if (isMacFile(name, content)) files++;
   }
   const allow = manifest?.policy.allow.length ?? 0;
   const deny = manifest?.policy.deny.length ?? 0;

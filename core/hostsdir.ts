@@ -2,7 +2,7 @@
  * The file protocol of dnsmasq's `--dhcp-hostsdir` (design §3) and the diff from a directory to a policy.
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
-import { type Mac, compareMacs, isCanonicalMac, macFileName, macFromFileName } from './mac.ts';
+import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
 import { isCanonicalLists } from './manifest.ts';
 import type { Policy, Verdict } from './policy.ts';
 
@@ -48,6 +48,11 @@ export function classifyEntry(name: string, content: string | null): Entry {
   if (content === null) return { kind: 'foreign', name, reason: 'not a regular file' };
   const mac = (style === 'colon' ? name : name.replaceAll('-', ':')) as Mac;
   return { kind: 'mac', name, mac, style, verdict: recordVerdict(name, content) };
+}
+
+/** Would classifyEntry(name, content) say 'mac'? Without building the entry (counting 100k files). */
+export function isMacFile(name: string, content: string | null): boolean {
+  return content !== null && macNameStyle(name) !== undefined;
 }
 
 /** 'dashed' / 'colon' for the names macFromFileName accepts (six lower-case hex octets joined by - or :). */
