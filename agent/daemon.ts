@@ -387,12 +387,13 @@ export class AgentDaemon {
   }
 
   /** countPolicy walks every file: computed once per directory state, not on every status write. */
-  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; counts: ReturnType<typeof countPolicy> } | undefined;
+  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; ops: number; counts: ReturnType<typeof countPolicy> } | undefined;
 
   buildReport(): AgentReport {
     let counted = this.counted;
-    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest) {
-      counted = this.counted = { dir: this.dir, manifest: this.manifest, counts: countPolicy(this.dir, this.manifest) };
+    const ops = this.stats.writes + this.stats.deletes + this.stats.applies; // the directory state is updated in place
+    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest || counted.ops !== ops) {
+      counted = this.counted = { dir: this.dir, manifest: this.manifest, ops, counts: countPolicy(this.dir, this.manifest) };
     }
     const counts = counted.counts;
     return {
@@ -473,9 +474,9 @@ function isHarmless(name: string, content: string | null | undefined): boolean {
 /** MACs the policy names, and MAC files on disk beyond them (removed MACs not yet compacted). */
 function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
   let files = 0;
-  for (const [name, content] of dir ?? []) {
+  dir?.forEach((content, name) => {
     if (isMacFile(name, content)) files++;
-  }
+  });
   const allow = manifest?.policy.allow.length ?? 0;
   const deny = manifest?.policy.deny.length ?? 0;
   return { allow, deny, removed: Math.max(0, files - allow - deny), files };

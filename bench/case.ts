@@ -16,7 +16,7 @@ import { createLogger } from '../agent/log.ts';
 import { writeStatusFile } from '../agent/report.ts';
 import { serviceControl } from '../agent/service.ts';
 import { syncDirectory } from '../agent/sync.ts';
-import { publishPolicy } from '../control/publish.ts';
+import { publishPolicy, readCurrentManifest } from '../control/publish.ts';
 import type { Policy } from '../core/policy.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { basePolicy, churnedPolicy } from './data.ts';
@@ -121,8 +121,7 @@ switch (kind) {
     await emptyDir(dir);
     const daemon = daemonOn(await freshStore());
     await daemon.init();
-    const manifest = (await import('../control/publish.ts')).readCurrentManifest(new LocalStore(`${dir}.store`), SITE);
-    const current = (await manifest)!.manifest;
+    const current = (await readCurrentManifest(new LocalStore(`${dir}.store`), SITE))!.manifest;
     const m = await measure(() => syncDirectory(dir, current, { purge: false }));
     if (m.result.plan.writes.length !== 0) throw new Error('rescan of an unchanged directory planned writes');
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };

@@ -224,10 +224,14 @@ export function revokes(before: ReadonlyMap<Mac, Verdict | undefined>, after: It
 
 /** The directory after a plan has been applied (what the agent keeps in memory instead of re-scanning). */
 export function applyPlan(dir: DirectoryState, plan: Plan): DirectoryState {
-  const next = new Map(dir);
-  for (const w of plan.writes) next.set(w.name, w.content);
-  for (const d of plan.deletes) next.delete(d.name);
-  return next;
+  return applyPlanInPlace(new Map(dir), plan);
+}
+
+/** applyPlan on the caller's own map (no copy of 100k entries when only a hundred change). */
+export function applyPlanInPlace(dir: DirectoryState, plan: Plan): DirectoryState {
+  for (const w of plan.writes) dir.set(w.name, w.content);
+  for (const d of plan.deletes) dir.delete(d.name);
+  return dir;
 }
 
 export function isEmptyPlan(plan: Plan): boolean {
@@ -245,31 +249,71 @@ function macValue(s: string): number {
   return v;
 }
 
+/** The policy's MACs as sorted 48-bit values (a merge of the two lists when they are canonical, no sort). */
+function sortedMacValues(policy: Policy): Float64Array {
+  const { allow, deny } = policy;
+  const out = new Float64Array(allow.length + deny.length);
+  if (!isCanonicalLists(policy)) {
+    let k = 0;
+    for (const mac of allow) out[k++] = macValue(mac);
+    for (const mac of deny) out[k++] = macValue(mac);
+    return out.sort();
+  }
+  for (let i = 0, j = 0, k = 0; k < out.length; k++) {
+    out[k] = j >= deny.length || (i < allow.length && allow[i]! < deny[j]!) ? macValue(allow[i++]!) : macValue(deny[j++]!);
+  }
+  return out;
+}
+
+/** macValue of a dashed MAC file name in one pass over it, -1 for any other name. */
+function dashedMacValue(name: string): number {
+  if (name.length !== 17) return -1;
+  let v = 0;
+  for (let i = 0; i < 17; i++) {
+    const c = name.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== 45) return -1;
+    } else if (c >= 48 && c <= 57) v = v * 16 + (c - 48);
+    else if (c >= 97 && c <= 102) v = v * 16 + (c - 87);
+    else return -1;
+  }
+  return v;
+}
+
+function hasValue(sorted: Float64Array, v: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = sorted[mid]!;
+    if (x === v) return true;
+    if (x < v) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
 /**
  * How many MACs have a record in the directory but are no longer in the policy (the compaction pile).
- * MACs are compared as 48-bit numbers, so the 100k-entry directory is walked without building a string per entry.
+ * MACs are compared as 48-bit numbers against the policy's sorted values: no string and no hash-set entry per
+ * file, which matters because the daemon counts after every apply that removed a MAC.
  */
 export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
-  const known = new Set<number>();
-  for (const mac of policy.allow) known.add(macValue(mac));
-  for (const mac of policy.deny) known.add(macValue(mac));
+  const known = sortedMacValues(policy);
   let n = 0;
-  let others: Set<number> | undefined; // MACs of colon-named and shard files (another layout's leftovers)
-  for (const [name, content] of dir) {
-    if (content === null) continue;
-    const style = macNameStyle(name);
-    if (style === 'dashed') {
-      if (!known.has(macValue(name))) n++;
-    } else if (style === 'colon') (others ??= new Set()).add(macValue(name));
-    else if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) (others ??= new Set()).add(macValue(mac));
-  }
-  if (others) {
-    for (const v of others) {
-      if (known.has(v)) continue;
-      const dashedName = macFileName(v.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:') as Mac);
-      if (typeof dir.get(dashedName) !== 'string') n++; // not already counted through its dashed file
-    }
-  }
+  let others: Set<Mac> | undefined; // MACs of colon-named and shard files (another layout's leftovers)
+  // forEach, not for-of over entries: this loop runs once per call, and for-of's iterator only gets fast once
+  // optimised (measured: ~10 ms against <1 ms for 100k entries in a cold function).
+  dir.forEach((content, name) => {
+    if (content === null) return;
+    const value = dashedMacValue(name);
+    if (value >= 0) {
+      if (!hasValue(known, value)) n++;
+    } else if (macNameStyle(name) === 'colon') (others ??= new Set()).add(name as Mac);
+    else if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) (others ??= new Set()).add(mac);
+  });
+  // Counted once: not when a dashed file of the same MAC was counted above.
+  if (others) for (const mac of others) if (!hasValue(known, macValue(mac)) && typeof dir.get(macFileName(mac)) !== 'string') n++;
   return n;
 }
 
