@@ -4,6 +4,10 @@
  * figures), several times; prints median/min/max of wall, CPU and peak RSS, and writes a JSON result file.
  * `--reference` runs the real ironic-inspector filter (Debian python3-ironic-inspector, installed here if missing)
  * on the same inputs in the same run and prints our-vs-reference ratios.
+ * Cases (bench/case.ts): the agent daemon's own code path — first fill and restart are its start-up (purge, fetch,
+ * verify, full sync), no-change is one turn of its loop (pointer read + status file), churn is a poll that applies
+ * 50 flips + 25 removed + 25 added. Floors (bench/floor.ts): the writer's file-system calls with no product logic.
+ * Also: the real daemon's steady-state RSS (bench/steady-rss.ts) and a cold `compute` process (bench/compute-entry.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -114,7 +118,7 @@ function printTable() {
   const lines = [
     `machine: ${machine.cpus}, ${machine.memGiB} GiB, node ${machine.node}; hosts dir on ${base} (${fsType}); ${runs} runs each; ${machine.date}`,
     '',
-    '| case | N | wall ms median (min–max) | CPU ms | peak RSS MB | files written | reference wall ms | reference ÷ ours |',
+    '| case | N | wall ms median (min–max) | CPU ms | peak RSS MB (whole case process, set-up included) | files written | reference wall ms | reference ÷ ours |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const n of sizes) {
