@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pRetry from 'p-retry';
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, SHARD_NAME, UNKNOWN_HOSTS_FILE, classifyEntry, parseRecords } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, SHARD_NAME, UNKNOWN_HOSTS_FILE, classifyEntry, isMacFile, parseRecords } from '../core/hostsdir.ts';
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
@@ -65,7 +65,6 @@ export class AgentDaemon {
   private lastReloadAt = Date.now();
   /** A reload the first apply asked for while dnsmasq may already run (no stop at start): done right after start. */
   private reloadAfterStart = false;
-  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; counts: ReturnType<typeof countPolicy> } | undefined;
   private readonly startedAt = Date.now();
   serviceRunning = false;
   /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls. */
@@ -423,10 +422,15 @@ export class AgentDaemon {
     this.lastError = { message, at: new Date().toISOString(), generation };
   }
 
+  /** countPolicy walks every file: computed once per directory state, not on every status write. */
+  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; ops: number; counts: ReturnType<typeof countPolicy> } | undefined;
+
   buildReport(): AgentReport {
-    // Counting parses every shard: once per directory state, not once per poll.
     let counted = this.counted;
-    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest) this.counted = counted = { dir: this.dir, manifest: this.manifest, counts: countPolicy(this.dir, this.manifest) };
+    const ops = this.stats.writes + this.stats.deletes + this.stats.applies; // the directory state is updated in place
+    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest || counted.ops !== ops) {
+      counted = this.counted = { dir: this.dir, manifest: this.manifest, ops, counts: countPolicy(this.dir, this.manifest) };
+    }
     const counts = counted.counts;
     return {
       schema: ACK_SCHEMA,
@@ -510,16 +514,16 @@ function isHarmless(name: string, content: string | null | undefined): boolean {
 function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
   let files = 0;
   let records = 0;
-  for (const [name, content] of dir ?? []) {
-    if (name === UNKNOWN_HOSTS_FILE || content === null) continue;
+  dir?.forEach((content, name) => {
+    if (content === null || name === UNKNOWN_HOSTS_FILE) return;
     if (SHARD_NAME.test(name)) {
       files++;
       records += parseRecords(content).size;
-    } else if (classifyEntry(name, content).kind === 'mac') {
+    } else if (isMacFile(name, content)) {
       files++;
       records++;
     }
-  }
+  });
   const allow = manifest?.policy.allow.length ?? 0;
   const deny = manifest?.policy.deny.length ?? 0;
   return { allow, deny, removed: Math.max(0, records - allow - deny), files };

@@ -4,7 +4,7 @@
  * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
@@ -64,13 +64,48 @@ export function checkName(name: string): void {
 }
 
 let tempCounter = 0;
+/** Drawn once per process: with the pid and a counter it keeps temp names unique even across a pid reuse. */
+const TEMP_TOKEN = randomBytes(6).toString('hex');
 
-export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
+function tempPath(dir: string, name: string): string {
+  return join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${TEMP_TOKEN}${TEMP_SUFFIX}`);
+}
+
+/**
+ * One atomic write, synchronously: open O_EXCL a hidden temp, fchmod, write, close, rename over the target.
+ * Synchronous calls because they are faster here than promises through libuv's thread pool, measured
+ * (bench/run.ts; 100k files: tmpfs 2.9 s against 6.1 s with 16 in flight, this VM's ext4 3.9 s against 65 s):
+ * these are metadata operations on the page cache (no fsync), so there is no device latency to overlap.
+ */
+function writeFileAtomicSync(dir: string, name: string, content: string): void {
   checkName(name);
-  const tmp = join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${randomBytes(3).toString('hex')}${TEMP_SUFFIX}`);
-  const fh = await open(tmp, 'wx', 0o644);
+  const tmp = tempPath(dir, name);
+  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
   try {
     // The umask must not make the record unreadable for dnsmasq's unprivileged user.
+    fchmodSync(fd, 0o644);
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, join(dir, name));
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the rename error is the one to report
+    }
+    throw err;
+  }
+}
+
+/** One atomic write through promises (the same calls), for single writes outside the bulk apply. */
+export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
+  checkName(name);
+  const tmp = tempPath(dir, name);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
     await fh.chmod(0o644);
     await fh.writeFile(content);
   } finally {
@@ -81,6 +116,15 @@ export async function writeFileAtomic(dir: string, name: string, content: string
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;
+  }
+}
+
+function removeFileSync(dir: string, name: string): void {
+  checkName(name);
+  try {
+    unlinkSync(join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 
@@ -108,7 +152,7 @@ export interface Pacing {
   signal?: AbortSignal;
 }
 
-/** Apply a plan: writes in the plan's order, then deletes. Bounded concurrency keeps the order mostly intact. */
+/** Apply a plan: writes in the plan's order, then deletes, one at a time. */
 export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?: (p: ApplyProgress) => void, pacing?: Pacing): Promise<void> {
   const total = plan.writes.length + plan.deletes.length;
   let done = 0;
@@ -122,7 +166,7 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
   const groups = writePhases(plan.writes);
   const chunk = pacing && pacing.batchSize > 0 ? pacing.batchSize : Number.POSITIVE_INFINITY;
   let sincePause = 0;
-  const paced = async <T>(items: readonly T[], fn: (item: T) => Promise<void>) => {
+  const paced = async <T>(items: readonly T[], fn: (item: T) => void) => {
     for (let i = 0; i < items.length; ) {
       if (sincePause >= chunk) {
         pacing!.signal?.throwIfAborted();
@@ -130,41 +174,32 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
         sincePause = 0;
       }
       const n = Math.min(items.length - i, chunk - sincePause);
-      await inBatches(items.slice(i, i + n), fn);
+      await inSlices(items, i, i + n, fn);
       i += n;
       sincePause += n;
     }
   };
-  for (const group of groups) await paced(group, (w) => writeFileAtomic(dir, w.name, w.content).then(tick));
-  await paced(plan.deletes, (d) => removeFile(dir, d.name).then(tick));
+  for (const group of groups) {
+    await paced(group, (w) => {
+      writeFileAtomicSync(dir, w.name, w.content);
+      tick();
+    });
+  }
+  await paced(plan.deletes, (d) => {
+    removeFileSync(dir, d.name);
+    tick();
+  });
 }
 
-/**
- * 16 operations in flight: on a disk with latency (this VM's ext4) promises through libuv's pool beat one
- * synchronous file at a time by ~3.5x (10k atomic writes: 0.65 s against 2.4 s); on tmpfs the order reverses.
- */
-const CONCURRENCY = 16;
-/**
- * Run `fn` over `items`, CONCURRENCY at a time. On the first failure no new item is started, and the call settles
- * only when every write in flight has finished: a caller that sees the error (and stops dnsmasq, or retries) never
- * races with writes still landing behind its back.
- */
-async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
+/** Synchronous operations per turn of the event loop: signals and timers are still handled every few ms. */
+const SLICE = 500;
+
+/** Run `fn` over items[from, to) in order; the first failure stops it (nothing is in flight behind the caller). */
+async function inSlices<T>(items: readonly T[], from: number, to: number, fn: (item: T) => void): Promise<void> {
+  for (let i = from; i < to; i++) {
+    if (i > from && (i - from) % SLICE === 0) await new Promise((r) => setImmediate(r));
+    fn(items[i]!);
+  }
 }
 
 /** Start-up purge (design §3): remove every file; a subdirectory is reported and left alone. */
@@ -172,12 +207,12 @@ export async function purgeDirectory(dir: string): Promise<{ removed: number; sk
   const entries = await readdir(dir, { withFileTypes: true });
   const skipped: string[] = [];
   let removed = 0;
-  await inBatches(entries, async (e) => {
+  await inSlices(entries, 0, entries.length, (e) => {
     if (e.isDirectory()) {
       skipped.push(e.name);
       return;
     }
-    await removeFile(dir, e.name);
+    removeFileSync(dir, e.name);
     removed++;
   });
   return { removed, skipped };

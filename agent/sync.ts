@@ -1,5 +1,5 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
-import { type DirectoryState, type Plan, applyPlan } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, applyPlan, applyPlanInPlace } from '../core/hostsdir.ts';
 import { type Layout, PER_MAC, planSync } from '../core/layout.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Manifest } from '../core/manifest.ts';
@@ -8,7 +8,7 @@ import { type ApplyProgress, type Pacing, applyPlanToDirectory, purgeDirectory, 
 export interface SyncOptions {
   purge: boolean;
   compactRemoved?: boolean;
-  /** The directory as the agent last left it; when given, the directory is not scanned. */
+  /** The directory as the agent last left it; when given, the directory is not scanned, and it is updated in place. */
   knownState?: DirectoryState;
   /** The policy `knownState` is the exact result of: then only what changed since is diffed (O(changes)). */
   previousPolicy?: Policy;
@@ -48,5 +48,7 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   });
   const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
-  return { plan, state: applyPlan(before, plan), purged, scanned, durationMs: performance.now() - started };
+  // A known state is the caller's record of this directory, which has just changed: updated, not copied.
+  const state = before === options.knownState ? applyPlanInPlace(before, plan) : applyPlan(before, plan);
+  return { plan, state, purged, scanned, durationMs: performance.now() - started };
 }

@@ -1,22 +1,31 @@
 /**
  * One bench case in a fresh process (so peak RSS belongs to that case alone). Prints one JSON line:
  * { case, n, wallMs, cpuMs, maxRssMb, writes, ... }.
- *   tsx bench/case.ts <case> <n> <dir> [<store dir>]
+ *   node case.mjs <case> <n> <dir>
+ * Our cases drive the agent daemon itself (agent/daemon.ts: local store, service none, logs to /dev/null), so the
+ * figures are its real code path: start-up purge + fetch + verify + full sync for a first fill or a restart, a
+ * pointer read for a no-change poll, fetch + verify + incremental diff + apply + state/ack for a churn.
+ * The floors make the same file-system calls as the product's writer and purge, and nothing else.
  */
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { resolveConfig } from '../agent/config.ts';
+import { AgentDaemon } from '../agent/daemon.ts';
+import { createLogger } from '../agent/log.ts';
+import { writeStatusFile } from '../agent/report.ts';
+import { serviceControl } from '../agent/service.ts';
 import { syncDirectory } from '../agent/sync.ts';
-import { recordText } from '../core/hostsdir.ts';
-import { macFileName } from '../core/mac.ts';
-import { serializeManifest, sha256 } from '../core/manifest.ts';
-import { readPointer } from '../control/publish.ts';
+import { publishPolicy, readCurrentManifest } from '../control/publish.ts';
+import type { Policy } from '../core/policy.ts';
 import { LocalStore } from '../store/local-store.ts';
-import { manifestKey, pointerParameter } from '../store/layout.ts';
-import { basePolicy, churnedPolicy, macOf, manifestFor } from './data.ts';
+import { basePolicy, churnedPolicy } from './data.ts';
+import { floorFill, floorPurge } from './floor.ts';
 
-const [kind, nText, dir, storeDir] = process.argv.slice(2);
+const [kind, nText, dir] = process.argv.slice(2);
 const n = Number(nText);
-if (!kind || !dir || !Number.isInteger(n)) throw new Error('usage: case.ts <case> <n> <dir> [store]');
+if (!kind || !dir || !Number.isInteger(n)) throw new Error('usage: case.mjs <case> <n> <dir>');
+const SITE = 'bench';
 
 async function emptyDir(path: string) {
   await rm(path, { recursive: true, force: true });
@@ -32,101 +41,112 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ wallMs: number; cpuMs
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, result };
 }
 
-/** The same calls the agent makes per file (open O_EXCL, chmod, write, close, rename), same concurrency, no logic. */
-async function rawFill(count: number) {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const mac = macOf(i);
-      const tmp = join(dir!, `.raw-${i}.tmp`);
-      const fh = await open(tmp, 'wx', 0o644);
-      await fh.chmod(0o644);
-      await fh.writeFile(recordText(mac, 'deny'));
-      await fh.close();
-      await rename(tmp, join(dir!, macFileName(mac)));
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+/** A store next to the hosts directory (same file system), with `policy` published as generation 1. */
+async function freshStore(): Promise<LocalStore> {
+  const root = `${dir}.store`;
+  await rm(root, { recursive: true, force: true });
+  await rm(`${dir}.state`, { recursive: true, force: true }); // a state file of an earlier run would refuse generation 1
+  const store = new LocalStore(root);
+  await publish(store, basePolicy(n));
+  return store;
 }
 
-async function rawPurge() {
-  const names = await readdir(dir!);
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) await unlink(join(dir!, names[next++]!));
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+async function publish(store: LocalStore, policy: Policy) {
+  await publishPolicy({ store, site: SITE, policy, inputs: [], guard: { maxChangeShare: 1, minChangesToGuard: 0 }, force: true, now: new Date() });
 }
 
-const base = manifestFor('bench', 1, basePolicy(n));
+const devNull = openSync('/dev/null', 'w');
+
+function daemonOn(store: LocalStore, purge = true): AgentDaemon {
+  const state = `${dir}.state`;
+  const config = resolveConfig(
+    { site: SITE, host: 'bench', store: `local:${dir}.store`, hostsdir: dir!, stateFile: join(state, 'state.json'), readyFile: join(state, 'ready'), service: { mode: 'none' }, purge },
+    {},
+    {},
+  );
+  return new AgentDaemon({
+    config,
+    store,
+    service: serviceControl({ mode: 'none' }),
+    log: createLogger({ level: config.logLevel, site: SITE, host: 'bench', destination: devNull }),
+    signal: new AbortController().signal,
+  });
+}
+
 let out: Record<string, unknown>;
 switch (kind) {
   case 'floor-fill': {
     await emptyDir(dir);
-    const m = await measure(() => rawFill(n + 1));
+    const m = await measure(() => floorFill(dir, n));
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: n + 1 };
     break;
   }
   case 'floor-restart': {
     await emptyDir(dir);
-    await rawFill(n + 1);
+    await floorFill(dir, n);
     const m = await measure(async () => {
-      await rawPurge();
-      await rawFill(n + 1);
+      await floorPurge(dir);
+      await floorFill(dir, n);
     });
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: n + 1 };
     break;
   }
-  case 'first-fill': {
-    await emptyDir(dir);
-    const m = await measure(() => syncDirectory(dir, base, { purge: false }));
-    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: m.result.plan.writes.length };
-    break;
-  }
+  case 'first-fill':
   case 'restart': {
     await emptyDir(dir);
-    await syncDirectory(dir, base, { purge: false });
-    const m = await measure(() => syncDirectory(dir, base, { purge: true }));
-    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: m.result.plan.writes.length, purged: m.result.purged };
+    const store = await freshStore();
+    if (kind === 'restart') await daemonOn(store).init(); // a full directory left by the previous run
+    const daemon = daemonOn(store);
+    const m = await measure(() => daemon.init());
+    if (daemon.stats.writes !== n + 1) throw new Error(`${kind} wrote ${daemon.stats.writes} files, expected ${n + 1}`);
+    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: daemon.stats.writes };
     break;
   }
-  case 'no-change-poll':
-  case 'no-change-diff':
-  case 'no-change-rescan': {
+  case 'no-change-poll': {
     // The daemon's steady state: directory filled, state in memory, pointer at the applied generation.
     await emptyDir(dir);
-    const store = new LocalStore(storeDir ?? `${dir}.store`);
-    const bytes = serializeManifest(base);
-    const put = await store.putObject(manifestKey('bench'), bytes);
-    await store.putParameter(pointerParameter('bench'), JSON.stringify({ site: 'bench', generation: 1, key: manifestKey('bench'), versionId: put.versionId, sha256: sha256(bytes) }));
-    const first = await syncDirectory(dir, base, { purge: false });
-    const applied = 1;
-    let scanned = false;
-    let writes = 0;
+    const daemon = daemonOn(await freshStore());
+    await daemon.init();
+    // One turn of the daemon's loop: the poll, then the status file it writes after every poll.
     const m = await measure(async () => {
-      if (kind === 'no-change-poll') {
-        const pointer = await readPointer(store, 'bench');
-        if (pointer?.generation !== applied) throw new Error('pointer moved');
-      } else {
-        const r = await syncDirectory(dir, base, kind === 'no-change-diff' ? { purge: false, knownState: first.state } : { purge: false });
-        scanned = r.scanned;
-        writes = r.plan.writes.length;
-      }
+      await daemon.poll();
+      await writeStatusFile(join(`${dir}.state`, 'status.json'), daemon.buildReport());
     });
-    global.gc?.();
-    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes, scanned, steadyRssMb: process.memoryUsage().rss / 2 ** 20, heldEntries: first.state.size };
+    if (daemon.stats.writes !== n + 1 || daemon.stats.scans !== 1) throw new Error(`no-change poll wrote or scanned: ${JSON.stringify(daemon.stats)}`);
+    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };
+    break;
+  }
+  case 'no-change-rescan': {
+    // Not the daemon's poll: what a full scan + diff costs (the hourly drift check, `agent once`).
+    await emptyDir(dir);
+    const daemon = daemonOn(await freshStore());
+    await daemon.init();
+    const current = (await readCurrentManifest(new LocalStore(`${dir}.store`), SITE))!.manifest;
+    const m = await measure(() => syncDirectory(dir, current, { purge: false }));
+    if (m.result.plan.writes.length !== 0) throw new Error('rescan of an unchanged directory planned writes');
+    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };
     break;
   }
   case 'churn': {
     await emptyDir(dir);
-    const first = await syncDirectory(dir, base, { purge: false });
-    const next = manifestFor('bench', 2, churnedPolicy(n));
-    const m = await measure(() => syncDirectory(dir, next, { purge: false, knownState: first.state }));
-    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: m.result.plan.writes.length, scanned: m.result.scanned };
+    const store = await freshStore();
+    const daemon = daemonOn(store);
+    await daemon.init();
+    await publish(store, churnedPolicy(n));
+    const before = { ...daemon.stats };
+    const m = await measure(async () => {
+      await daemon.poll();
+      await writeStatusFile(join(`${dir}.state`, 'status.json'), daemon.buildReport());
+    });
+    const writes = daemon.stats.writes - before.writes;
+    const deletes = daemon.stats.deletes - before.deletes;
+    // 50 flips + 25 removed (rewritten with the removed verdict) + 25 added = exactly 100 files, no scan.
+    if (writes !== 100 || deletes !== 0 || daemon.stats.scans !== 1) throw new Error(`churn: ${writes} writes, ${deletes} deletes, ${daemon.stats.scans} scans`);
+    out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes };
     break;
   }
   default:
     throw new Error(`unknown case ${kind}`);
 }
-process.stdout.write(`${JSON.stringify({ case: kind, n, ...out, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+global.gc?.();
+process.stdout.write(`${JSON.stringify({ case: kind, n, ...out, maxRssMb: process.resourceUsage().maxRSS / 1024, rssAfterMb: process.memoryUsage().rss / 2 ** 20 })}\n`);

@@ -2,7 +2,8 @@
  * The file protocol of dnsmasq's `--dhcp-hostsdir` (design §3) and the diff from a directory to a policy.
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
-import { type Mac, compareMacs, isCanonicalMac, macFileName, macFromFileName } from './mac.ts';
+import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
+import { isCanonicalLists } from './manifest.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const UNKNOWN_HOSTS_FILE = 'unknown_hosts_filter';
@@ -41,11 +42,41 @@ export function classifyEntry(name: string, content: string | null): Entry {
     const verdict = content === wildcardText('allow') ? 'allow' : content === wildcardText('deny') ? 'deny' : undefined;
     return { kind: 'wildcard', name, verdict };
   }
-  const parsed = macFromFileName(name);
-  if (!parsed) return { kind: 'foreign', name, reason: 'name is not a MAC address' };
+  // Same answers as macFromFileName, without a regex and a second string per entry (this runs per file at 100k).
+  const style = macNameStyle(name);
+  if (!style) return { kind: 'foreign', name, reason: 'name is not a MAC address' };
   if (content === null) return { kind: 'foreign', name, reason: 'not a regular file' };
-  const verdict = content === recordText(parsed.mac, 'allow') ? 'allow' : content === recordText(parsed.mac, 'deny') ? 'deny' : undefined;
-  return { kind: 'mac', name, mac: parsed.mac, style: parsed.style, verdict };
+  const mac = (style === 'colon' ? name : name.replaceAll('-', ':')) as Mac;
+  return { kind: 'mac', name, mac, style, verdict: recordVerdict(name, content) };
+}
+
+/** Would classifyEntry(name, content) say 'mac'? Without building the entry (counting 100k files). */
+export function isMacFile(name: string, content: string | null): boolean {
+  return content !== null && macNameStyle(name) !== undefined;
+}
+
+/** 'dashed' / 'colon' for the names macFromFileName accepts (six lower-case hex octets joined by - or :). */
+function macNameStyle(name: string): 'dashed' | 'colon' | undefined {
+  if (name.length !== 17) return undefined;
+  const sep = name.charCodeAt(2);
+  if (sep !== 45 && sep !== 58) return undefined;
+  for (let i = 0; i < 17; i++) {
+    const c = name.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== sep) return undefined;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return undefined;
+  }
+  return sep === 45 ? 'dashed' : 'colon';
+}
+
+/** The verdict of `content` when it is exactly recordText(mac of `name`, verdict); compared in place. */
+function recordVerdict(name: string, content: string): Verdict | undefined {
+  const deny = content.length === 25 && content.endsWith(',ignore\n');
+  if (!deny && !(content.length === 18 && content.charCodeAt(17) === 10)) return undefined;
+  for (let i = 0; i < 17; i++) {
+    if (content.charCodeAt(i) !== (i % 3 === 2 ? 58 : name.charCodeAt(i))) return undefined;
+  }
+  return deny ? 'deny' : 'allow';
 }
 
 export type WriteReason = 'allow' | 'deny' | 'unknown-hosts' | 'removed' | 'adopt' | 'shard';
@@ -193,36 +224,103 @@ export function revokes(before: ReadonlyMap<Mac, Verdict | undefined>, after: It
 
 /** The directory after a plan has been applied (what the agent keeps in memory instead of re-scanning). */
 export function applyPlan(dir: DirectoryState, plan: Plan): DirectoryState {
-  const next = new Map(dir);
-  for (const w of plan.writes) next.set(w.name, w.content);
-  for (const d of plan.deletes) next.delete(d.name);
-  return next;
+  return applyPlanInPlace(new Map(dir), plan);
+}
+
+/** applyPlan on the caller's own map (no copy of 100k entries when only a hundred change). */
+export function applyPlanInPlace(dir: DirectoryState, plan: Plan): DirectoryState {
+  for (const w of plan.writes) dir.set(w.name, w.content);
+  for (const d of plan.deletes) dir.delete(d.name);
+  return dir;
 }
 
 export function isEmptyPlan(plan: Plan): boolean {
   return plan.writes.length === 0 && plan.deletes.length === 0;
 }
 
-/** How many MACs have a record in the directory but are no longer in the policy (the compaction pile). */
-export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
-  const known = new Set<string>(policy.allow);
-  for (const mac of policy.deny) known.add(mac);
-  const present = new Set<Mac>();
-  for (const [name, content] of dir) {
-    if (content === null) continue;
-    if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) present.add(mac);
-    else {
-      const parsed = macFromFileName(name);
-      if (parsed) present.add(parsed.mac);
-    }
+/** The 48-bit value of a MAC name or MAC (separator ignored), for names macNameStyle accepts. */
+function macValue(s: string): number {
+  let v = 0;
+  for (let i = 0; i < 17; i++) {
+    if (i % 3 === 2) continue;
+    const c = s.charCodeAt(i);
+    v = v * 16 + (c <= 57 ? c - 48 : c - 87);
   }
+  return v;
+}
+
+/** The policy's MACs as sorted 48-bit values (a merge of the two lists when they are canonical, no sort). */
+function sortedMacValues(policy: Policy): Float64Array {
+  const { allow, deny } = policy;
+  const out = new Float64Array(allow.length + deny.length);
+  if (!isCanonicalLists(policy)) {
+    let k = 0;
+    for (const mac of allow) out[k++] = macValue(mac);
+    for (const mac of deny) out[k++] = macValue(mac);
+    return out.sort();
+  }
+  for (let i = 0, j = 0, k = 0; k < out.length; k++) {
+    out[k] = j >= deny.length || (i < allow.length && allow[i]! < deny[j]!) ? macValue(allow[i++]!) : macValue(deny[j++]!);
+  }
+  return out;
+}
+
+/** macValue of a dashed MAC file name in one pass over it, -1 for any other name. */
+function dashedMacValue(name: string): number {
+  if (name.length !== 17) return -1;
+  let v = 0;
+  for (let i = 0; i < 17; i++) {
+    const c = name.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== 45) return -1;
+    } else if (c >= 48 && c <= 57) v = v * 16 + (c - 48);
+    else if (c >= 97 && c <= 102) v = v * 16 + (c - 87);
+    else return -1;
+  }
+  return v;
+}
+
+function hasValue(sorted: Float64Array, v: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = sorted[mid]!;
+    if (x === v) return true;
+    if (x < v) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/**
+ * How many MACs have a record in the directory but are no longer in the policy (the compaction pile).
+ * MACs are compared as 48-bit numbers against the policy's sorted values: no string and no hash-set entry per
+ * file, which matters because the daemon counts after every apply that removed a MAC.
+ */
+export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
+  const known = sortedMacValues(policy);
   let n = 0;
-  for (const mac of present) if (!known.has(mac)) n++;
+  let others: Set<Mac> | undefined; // MACs of colon-named and shard files (another layout's leftovers)
+  // forEach, not for-of over entries: this loop runs once per call, and for-of's iterator only gets fast once
+  // optimised (measured: ~10 ms against <1 ms for 100k entries in a cold function).
+  dir.forEach((content, name) => {
+    if (content === null) return;
+    const value = dashedMacValue(name);
+    if (value >= 0) {
+      if (!hasValue(known, value)) n++;
+    } else if (macNameStyle(name) === 'colon') (others ??= new Set()).add(name as Mac);
+    else if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) (others ??= new Set()).add(mac);
+  });
+  // Counted once: not when a dashed file of the same MAC was counted above.
+  if (others) for (const mac of others) if (!hasValue(known, macValue(mac)) && typeof dir.get(macFileName(mac)) !== 'string') n++;
   return n;
 }
 
 /** MACs whose verdict differs between two policies; `undefined` = no longer an Ironic port. */
 export function changedMacs(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> {
+  const fast = changedMacsSorted(previous, next);
+  if (fast) return fast;
   const before = new Map<Mac, Verdict>();
   for (const mac of previous.allow) before.set(mac, 'allow');
   for (const mac of previous.deny) before.set(mac, 'deny');
@@ -236,6 +334,49 @@ export function changedMacs(previous: Policy, next: Policy): Map<Mac, Verdict | 
   visit(next.allow, 'allow');
   visit(next.deny, 'deny');
   for (const mac of before.keys()) changed.set(mac, undefined);
+  return changed;
+}
+
+/** Elements of sorted `a` missing from sorted `b` go to `onlyA`, and the other way round (one merge walk). */
+function sortedDifference(a: readonly Mac[], b: readonly Mac[], onlyA: Mac[], onlyB: Mac[]): void {
+  if (a === b) return;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      i++;
+      j++;
+    } else if (x < y) {
+      onlyA.push(x);
+      i++;
+    } else {
+      onlyB.push(y);
+      j++;
+    }
+  }
+  while (i < a.length) onlyA.push(a[i++]!);
+  while (j < b.length) onlyB.push(b[j++]!);
+}
+
+/**
+ * `changedMacs` for canonical policies (sorted, unique, allow and deny disjoint — every manifest's): merge walks
+ * over the sorted lists instead of a 100k-entry hash map, ~10x faster. Same entries in the same order
+ * (new allows, new denies, then the removed in previous allow-then-deny order). Undefined when a list is not canonical.
+ */
+function changedMacsSorted(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> | undefined {
+  if (!isCanonicalLists(previous) || !isCanonicalLists(next)) return undefined;
+  const goneAllow: Mac[] = [];
+  const newAllow: Mac[] = [];
+  const goneDeny: Mac[] = [];
+  const newDeny: Mac[] = [];
+  sortedDifference(previous.allow, next.allow, goneAllow, newAllow);
+  sortedDifference(previous.deny, next.deny, goneDeny, newDeny);
+  const changed = new Map<Mac, Verdict | undefined>();
+  for (const mac of newAllow) changed.set(mac, 'allow');
+  for (const mac of newDeny) changed.set(mac, 'deny');
+  for (const mac of [...goneAllow, ...goneDeny]) if (!changed.has(mac)) changed.set(mac, undefined);
   return changed;
 }
 

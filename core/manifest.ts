@@ -52,8 +52,25 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
+ * every manifest's policy is, so the sorts and sets below are skipped for it (they cost ~30 ms at 100k MACs).
+ */
+export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
+  const { allow, deny } = policy;
+  for (let i = 1; i < allow.length; i++) if (!(allow[i - 1]! < allow[i]!)) return false;
+  for (let i = 1; i < deny.length; i++) if (!(deny[i - 1]! < deny[i]!)) return false;
+  for (let i = 0, j = 0; i < allow.length && j < deny.length; ) {
+    if (allow[i] === deny[j]) return false;
+    if (allow[i]! < deny[j]!) i++;
+    else j++;
+  }
+  return true;
+}
+
 /** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
 export function canonicalPolicy(policy: Policy): Policy {
+  if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
   const allow = [...new Set(policy.allow)].sort(compareMacs);
   const allowSet = new Set(allow);
   const deny = [...new Set(policy.deny)].filter((m) => !allowSet.has(m)).sort(compareMacs);
@@ -61,7 +78,7 @@ export function canonicalPolicy(policy: Policy): Policy {
 }
 
 export function policyDigest(policy: Policy): string {
-  const p = canonicalPolicy(policy);
+  const p = isCanonicalLists(policy) ? policy : canonicalPolicy(policy);
   return sha256(JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny }));
 }
 

@@ -1,0 +1,63 @@
+/**
+ * The agent's steady-state memory: the real daemon (`npm run build` bundle, `agent run`, local store, service none)
+ * on N MACs; once it has applied and polled a few times, VmRSS (and the peak, VmHWM) from /proc/<pid>/status.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { publishPolicy } from '../control/publish.ts';
+import { LocalStore } from '../store/local-store.ts';
+import { basePolicy } from './data.ts';
+
+export function buildAgentBundle(outDir: string): string {
+  const out = join(outDir, 'pxe-filter-agent.mjs');
+  execFileSync(process.execPath, ['scripts/build-agent.mjs', out], { stdio: 'ignore' });
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function statusKb(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+export async function steadyStateRss(bundle: string, root: string, n: number, polls = 5): Promise<{ rssMb: number; hwmMb: number; polls: number; waitedMs: number }> {
+  rmSync(root, { recursive: true, force: true });
+  const hostsdir = join(root, 'hostsdir');
+  mkdirSync(hostsdir, { recursive: true });
+  const store = new LocalStore(join(root, 'store'));
+  await publishPolicy({ store, site: 'bench', policy: basePolicy(n), inputs: [], guard: { maxChangeShare: 1, minChangesToGuard: 0 }, force: true, now: new Date() });
+  const pollSeconds = 0.5;
+  const config = {
+    site: 'bench',
+    host: 'bench',
+    store: `local:${join(root, 'store')}`,
+    hostsdir,
+    stateFile: join(root, 'state', 'state.json'),
+    readyFile: join(root, 'state', 'ready'),
+    service: { mode: 'none' },
+    pollIntervalSeconds: pollSeconds,
+    pollJitter: 0,
+    logLevel: 'info',
+  };
+  writeFileSync(join(root, 'agent.json'), JSON.stringify(config));
+  const child = spawn(process.execPath, [bundle, 'agent', 'run', '--config', join(root, 'agent.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const t0 = performance.now();
+  try {
+    while (!existsSync(config.readyFile)) {
+      if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+      if (performance.now() - t0 > 120_000) throw new Error('agent not ready after 120 s');
+      await sleep(50);
+    }
+    await sleep(polls * pollSeconds * 1000 + 200);
+    return { rssMb: statusKb(child.pid!, 'VmRSS') / 1024, hwmMb: statusKb(child.pid!, 'VmHWM') / 1024, polls, waitedMs: performance.now() - t0 };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
