@@ -255,11 +255,12 @@ export class AgentDaemon {
       const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
       this.dir = r.state;
       plans = [r.plan];
-      if (this.shouldCompact(r.plan, manifest.policy)) {
+      if (this.shouldCompact(r.plan, manifest.policy, previousPolicy !== undefined)) {
         // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
         const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, compactRemoved: true, onProgress, pacing });
         this.dir = c.state;
         plans.push(c.plan);
+        this.removedAtMost = 0;
         this.log.info({ generation: manifest.generation, deletes: c.plan.deletes.length }, 'compacting removed MACs');
       }
     } catch (err) {
@@ -348,11 +349,22 @@ export class AgentDaemon {
     }
   }
 
-  private shouldCompact(plan: Plan, policy: Policy): boolean {
+  /**
+   * An upper bound of the removed-MAC pile: exact after a full diff or a count, then raised by each incremental
+   * apply's newly removed MACs. While it is below the threshold the pile cannot be, so nothing is counted.
+   */
+  private removedAtMost: number | undefined;
+
+  private shouldCompact(plan: Plan, policy: Policy, incremental: boolean): boolean {
     const cfg = this.c.compaction;
-    // The pile only grows when MACs leave Ironic; an incremental plan counts only this change's, so recount then.
-    if (!cfg.enabled || plan.counts.removed === 0 || !this.dir) return false;
-    const removed = countRemovedMacs(policy, this.dir);
+    if (!this.dir) return false;
+    if (!incremental) this.removedAtMost = plan.counts.removed; // a full diff counts every removed MAC
+    else if (this.removedAtMost !== undefined) this.removedAtMost += plan.counts.removed;
+    // The pile only grows when MACs leave Ironic, and only a possible crossing of the threshold is worth a count.
+    if (!cfg.enabled || plan.counts.removed === 0) return false;
+    if (this.removedAtMost !== undefined && this.removedAtMost < cfg.minRemoved) return false;
+    const removed = incremental ? countRemovedMacs(policy, this.dir) : plan.counts.removed;
+    this.removedAtMost = removed;
     const macFiles = policy.allow.length + policy.deny.length + removed;
     return removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
   }
