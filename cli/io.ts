@@ -3,20 +3,25 @@ import { InputError } from '../core/errors.ts';
 import { parseJsonText } from '../core/export-bundle.ts';
 import type { ExportDocument } from '../core/ironic-exports.ts';
 import { writeFileAtomic } from '../store/files.ts';
+import { sha256 } from '../core/manifest.ts';
 
 export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
+  return (await readJsonFileWithDigest(path)).body;
+}
+
+async function readJsonFileWithDigest(path: string): Promise<{ body: unknown; sha256: string }> {
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     throw new InputError(path, (err as NodeJS.ErrnoException).code ?? 'error', 'cannot read file');
   }
-  return parseJsonText(text, path);
+  return { body: parseJsonText(bytes.toString('utf8'), path), sha256: sha256(bytes) };
 }
 
 export async function readDocuments(paths: readonly string[] | undefined): Promise<ExportDocument[] | undefined> {
   if (!paths || paths.length === 0) return undefined;
-  return Promise.all(paths.map(async (p) => ({ label: p, body: await readJsonFile(p) })));
+  return Promise.all(paths.map(async (p) => ({ label: p, ...(await readJsonFileWithDigest(p)) })));
 }
 
 /** Write next to the target and rename, so a reader never sees half a file. */

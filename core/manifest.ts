@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
-import { type Mac, compareMacs, isCanonicalMac } from './mac.ts';
+import { type Mac, compareMacs, isCanonicalMac, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
@@ -71,9 +71,9 @@ export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolea
 /** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
 export function canonicalPolicy(policy: Policy): Policy {
   if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
-  const allow = [...new Set(policy.allow)].sort(compareMacs);
+  const allow = sortMacs([...new Set(policy.allow)]);
   const allowSet = new Set(allow);
-  const deny = [...new Set(policy.deny)].filter((m) => !allowSet.has(m)).sort(compareMacs);
+  const deny = sortMacs([...new Set(policy.deny)].filter((m) => !allowSet.has(m)));
   return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
 }
 

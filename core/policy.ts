@@ -4,7 +4,7 @@
  */
 import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
-import { type Mac, compareMacs } from './mac.ts';
+import { type Mac, sortMacs } from './mac.ts';
 
 export type Verdict = 'allow' | 'deny';
 
@@ -78,7 +78,7 @@ export function computePolicy(input: PolicyInput): { policy: Policy; stats: Poli
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
   return {
-    policy: { unknownHosts: verdict, removed: verdict, allow: [...allow].sort(compareMacs), deny: deny.sort(compareMacs) },
+    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny: sortMacs(deny) },
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - all.size,

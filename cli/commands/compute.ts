@@ -57,7 +57,7 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
   const previous = o.previous ? parseManifestBytes(await readFile(o.previous).catch(() => {
     throw new InputError('--previous', o.previous, 'cannot read file');
   }), o.previous) : undefined;
-  const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: sha256(JSON.stringify(d.body)) }));
+  const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: d.sha256 ?? sha256(JSON.stringify(d.body)) }));
   const next = nextManifest(previous, { site, createdAt: now, inputs, policy });
   const summary = { generation: next.manifest.generation, allow: policy.allow.length, deny: policy.deny.length, unknownHosts: policy.unknownHosts, out: o.out };
   if (next.status === 'unchanged') return { status: 'unchanged', ...summary };

@@ -1,0 +1,65 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type ExportDocument, parseNodes, parseNodesWithSchema, parsePorts, parsePortsWithSchema } from '../../core/ironic-exports.ts';
+
+/** Either both paths give the same rows, or both throw the same message. */
+function agree<T>(fast: () => T, schema: () => T) {
+  let a: { ok: T } | { err: string };
+  let b: { ok: T } | { err: string };
+  try {
+    a = { ok: fast() };
+  } catch (e) {
+    a = { err: (e as Error).message };
+  }
+  try {
+    b = { ok: schema() };
+  } catch (e) {
+    b = { err: (e as Error).message };
+  }
+  expect(a).toEqual(b);
+}
+
+const value = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.constantFrom('52:54:00:00:00:01', '52-54-00-AA-BB-CC', '5254.00aa.bbcc', 'zz:00:00:00:00:00', '', 'x'.repeat(256), 'node-1', 'inspect wait', 'agent'),
+  fc.string({ maxLength: 8 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant({}),
+  fc.constant([]),
+);
+const row = (keys: string[]) => fc.oneof(fc.dictionary(fc.constantFrom(...keys, 'extra'), value), value);
+
+describe('export parsing fast path agrees with the zod schemas', () => {
+  it('property: ports, API and CLI forms', () => {
+    fc.assert(
+      fc.property(fc.array(row(['address', 'node_uuid']), { maxLength: 6 }), fc.array(row(['Address', 'Node UUID']), { maxLength: 6 }), value, (api, cli, next) => {
+        const docs: ExportDocument[] = [
+          { label: 'api', body: next === undefined ? { ports: api } : { ports: api, next } },
+          { label: 'cli', body: cli },
+        ];
+        for (const doc of docs) agree(() => parsePorts([doc]), () => parsePortsWithSchema(doc));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('property: nodes, API and CLI forms', () => {
+    fc.assert(
+      fc.property(
+        fc.array(row(['uuid', 'name', 'provision_state', 'inspect_interface']), { maxLength: 6 }),
+        fc.array(row(['UUID', 'Name', 'Provisioning State', 'Inspect Interface']), { maxLength: 6 }),
+        (api, cli) => {
+          for (const doc of [{ label: 'api', body: { nodes: api } }, { label: 'cli', body: cli }]) agree(() => parseNodes([doc]), () => parseNodesWithSchema(doc));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('valid rows take the fast path and give canonical MACs', () => {
+    const doc = { label: 'p', body: { ports: [{ address: '52-54-00-AA-BB-CC', node_uuid: 'n1', pxe_enabled: true }] } };
+    expect(parsePorts([doc])).toEqual([{ mac: '52:54:00:aa:bb:cc', nodeUuid: 'n1' }]);
+  });
+});
