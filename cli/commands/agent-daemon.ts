@@ -35,20 +35,9 @@ const seconds = (value: string) => {
   return n;
 };
 
-interface CommonFlags {
+/** The flags every agent subcommand takes: the config file, and the overrides of its fields. */
+interface CommonFlags extends AgentOverrides {
   config?: string;
-  site?: string;
-  host?: string;
-  store?: string;
-  hostsdir?: string;
-  stateFile?: string;
-  purge?: boolean;
-  pollInterval?: number;
-  service?: 'none' | 'systemctl' | 'command';
-  unit?: string;
-  logLevel?: string;
-  layout?: 'per-mac' | 'sharded';
-  shards?: number;
 }
 
 function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C) {
