@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordText } from '../../core/hostsdir.ts';
 import { macFileName } from '../../core/mac.ts';
-import { type Rig, fastTmp, isApplied, killAll, makeRig, macs, policyOf, publish, rewriteConfig, startAgent } from './support.ts';
+import { type Rig, countingService, fastTmp, isApplied, killAll, makeRig, macs, policyOf, publish, reloadCount, rewriteConfig, startAgent } from './support.ts';
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -17,12 +17,6 @@ afterEach(async () => {
   rig = undefined;
 });
 
-/** A service whose reload command counts SIGHUPs in a file. */
-function countingService(root: string) {
-  const reloads = join(root, 'reloads');
-  return { reloads, service: { mode: 'command', start: 'true', stop: 'true', reload: `echo hup >> '${reloads}'` } };
-}
-const reloadCount = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
 describe('agent run: pacing, bursts and compaction', () => {
   it('paces small applies without a reload; a burst is written, SIGHUPed once and verified', async () => {

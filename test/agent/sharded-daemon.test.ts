@@ -3,13 +3,13 @@
  * switching layouts at start without a purge migrates the directory and reloads dnsmasq even when it was never
  * stopped; compaction reloads after enough rewritten shard records, or on its schedule; status counts records.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRecords, recordText } from '../../core/hostsdir.ts';
 import { macFileName } from '../../core/mac.ts';
 import { shardName, shardOf } from '../../core/sharded.ts';
-import { type Rig, fastTmp, isApplied, killAll, makeRig, macs, policyOf, publish, rewriteConfig, snapshot, startAgent } from './support.ts';
+import { type Rig, countingService, fastTmp, isApplied, killAll, makeRig, macs, policyOf, publish, reloadCount, rewriteConfig, snapshot, startAgent } from './support.ts';
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -18,12 +18,6 @@ afterEach(async () => {
   rig = undefined;
 });
 
-/** A service whose reload command counts SIGHUPs in a file; start/stop do nothing (dnsmasq "keeps running"). */
-function countingService(root: string) {
-  const reloads = join(root, 'reloads');
-  return { reloads, service: { mode: 'command', start: 'true', stop: 'true', reload: `echo hup >> '${reloads}'` } };
-}
-const reloadCount = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 const visible = (dir: string) => readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
 
 /** Every MAC's verdict as the directory says it, failing on a MAC with two records. */

@@ -178,3 +178,10 @@ export function rewriteConfig(rig: Rig, extra: Record<string, unknown>): void {
   const doc = JSON.parse(readFileSync(rig.configPath, 'utf8')) as Record<string, unknown>;
   writeFileSync(rig.configPath, JSON.stringify({ ...doc, ...extra }));
 }
+
+/** A service whose reload command counts SIGHUPs in a file; start/stop do nothing (dnsmasq "keeps running"). */
+export function countingService(root: string) {
+  const reloads = join(root, 'reloads');
+  return { reloads, service: { mode: 'command', start: 'true', stop: 'true', reload: `echo hup >> '${reloads}'` } };
+}
+export const reloadCount = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);

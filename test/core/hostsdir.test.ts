@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DirectoryState, UNKNOWN_HOSTS_FILE, applyPlan, classifyEntry, diffDirectory, diffPolicyChange, recordText, wildcardText } from '../../core/hostsdir.ts';
 import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
+import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
 
 const m = (n: number) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}` as Mac;
@@ -138,13 +139,7 @@ describe('diffDirectory', () => {
 
 describe('diffPolicyChange (steady-state incremental diff)', () => {
   const macArb = fc.integer({ min: 0, max: 60 }).map(m);
-  const verdictArb = fc.constantFrom<Verdict>('allow', 'deny');
-  const policyArb = fc
-    .record({ allow: fc.uniqueArray(macArb), deny: fc.uniqueArray(macArb), unknown: verdictArb, removed: verdictArb })
-    .map(({ allow, deny, unknown, removed }) => {
-      const a = new Set(allow);
-      return policy({ allow: [...a].sort(compareMacs), deny: deny.filter((x) => !a.has(x)).sort(compareMacs), unknownHosts: unknown, removed });
-    });
+  const policyArb = policyArbitrary(macArb);
   const dirArb = fc.array(
     fc.tuple(macArb, verdictArb, fc.boolean()).map(([mac, v, colon]) => [colon ? (mac as string) : macFileName(mac), recordText(mac, v)] as [string, string]),
     { maxLength: 30 },

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, applyPlan, diffDirectory, parseRecords, recordText, wildcardText } from '../../core/hostsdir.ts';
-import { type Mac, compareMacs, macFileName, macFromFileName } from '../../core/mac.ts';
+import { type Mac, macFileName, macFromFileName } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
+import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 import { diffSharded, shardIndexOf, shardName, shardOf } from '../../core/sharded.ts';
 
 const m = (n: number) => `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}` as Mac;
@@ -40,13 +41,7 @@ const noDisagreement = (d: DirectoryState) => {
 };
 
 const macArb = fc.integer({ min: 0, max: 80 }).map(m);
-const verdictArb = fc.constantFrom<Verdict>('allow', 'deny');
-const policyArb = fc
-  .record({ allow: fc.uniqueArray(macArb), deny: fc.uniqueArray(macArb), unknown: verdictArb, removed: verdictArb })
-  .map(({ allow, deny, unknown, removed }) => {
-    const a = new Set(allow);
-    return policy({ allow: [...a].sort(compareMacs), deny: deny.filter((x) => !a.has(x)).sort(compareMacs), unknownHosts: unknown, removed });
-  });
+const policyArb = policyArbitrary(macArb);
 const shardsArb = fc.constantFrom(1, 3, 16);
 /** A consistent starting directory: the reference's colon files, or what either layout left for some policy. */
 const startArb = fc.oneof(

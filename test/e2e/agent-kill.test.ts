@@ -11,11 +11,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { publishPolicy } from '../../control/publish.ts';
 import { recordText, wildcardText } from '../../core/hostsdir.ts';
 import type { Mac } from '../../core/mac.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { type AgentProcess, LAYOUTS, daemonConfig, expectedNames, killLaunchedAgents, launchAgentDaemon, layoutName, policy, recordIn, visibleNames } from './support/agent.ts';
+import { type AgentProcess, LAYOUTS, daemonConfig, expectedNames, killLaunchedAgents, launchAgentDaemon, publishToStore, layoutName, recordIn, visibleNames } from './support/agent.ts';
 import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredCount, readLog, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
@@ -36,16 +35,7 @@ for (const layout of LAYOUTS) describeE2E(`killing and restarting the agent daem
   let agent: AgentProcess | undefined;
   let dnsmasq: number | undefined;
 
-  const publish = (allow: string[], deny: string[]) =>
-    publishPolicy({
-      store,
-      site: SITE,
-      policy: policy({ allow: allow as Mac[], deny: deny as Mac[], unknownHosts: 'deny' }),
-      inputs: [],
-      guard: { maxChangeShare: 1, minChangesToGuard: 0 },
-      force: true,
-      now: new Date(),
-    });
+  const publish = (allow: string[], deny: string[]) => publishToStore(store, SITE, allow, deny);
 
   /** Launch the daemon and wait until dnsmasq, started by it, answers the allowed MAC. */
   async function startAgent(): Promise<{ agent: AgentProcess; dnsmasq: number; readyMs: number }> {

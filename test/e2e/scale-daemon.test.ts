@@ -8,10 +8,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { publishPolicy } from '../../control/publish.ts';
-import type { Mac } from '../../core/mac.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { type AgentProcess, daemonConfig, killLaunchedAgents, launchAgentDaemon, policy } from './support/agent.ts';
+import { type AgentProcess, daemonConfig, killLaunchedAgents, launchAgentDaemon, publishToStore } from './support/agent.ts';
 import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, logSize, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
 import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
@@ -28,16 +26,7 @@ describeE2E('real dnsmasq at scale, agent daemon (case 6)', () => {
   let store: LocalStore;
   let agent: AgentProcess | undefined;
 
-  const publish = (allow: string[], deny: string[]) =>
-    publishPolicy({
-      store,
-      site: SITE,
-      policy: policy({ allow: allow as Mac[], deny: deny as Mac[], unknownHosts: 'deny' }),
-      inputs: [],
-      guard: { maxChangeShare: 1, minChangesToGuard: 0 },
-      force: true,
-      now: new Date(),
-    });
+  const publish = (allow: string[], deny: string[]) => publishToStore(store, SITE, allow, deny);
   const appliedGeneration = (): number | undefined => {
     try {
       return (JSON.parse(readFileSync(join(rig.runDir, 'agent-state.json'), 'utf8')) as { generation?: number }).generation;

@@ -2,6 +2,8 @@
  * The real agent, driven as an operator would: `pxe-filter agent once` for single applies, and the daemon
  * (`pxe-filter agent run --config FILE`) as a long-lived process the tests signal by PID.
  */
+import { publishPolicy } from '../../../control/publish.ts';
+import type { Store } from '../../../store/store.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -144,4 +146,17 @@ const launched = new Set<ChildProcess>();
 export async function killLaunchedAgents(): Promise<void> {
   for (const child of launched) if (child.pid !== undefined && isAlive(child.pid)) child.kill('SIGKILL');
   for (let i = 0; i < 40 && [...launched].some((c) => c.pid !== undefined && isAlive(c.pid)); i++) await sleep(25);
+}
+
+/** Publish a deny-unknown policy as a new generation into a local store, as the control plane would (no guard). */
+export function publishToStore(store: Store, site: string, allow: readonly string[], deny: readonly string[]) {
+  return publishPolicy({
+    store,
+    site,
+    policy: policy({ allow, deny, unknownHosts: 'deny' }),
+    inputs: [],
+    guard: { maxChangeShare: 1, minChangesToGuard: 0 },
+    force: true,
+    now: new Date(),
+  });
 }
