@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pRetry from 'p-retry';
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, SHARD_NAME, UNKNOWN_HOSTS_FILE, classifyEntry, isMacFile, parseRecords } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, type RecordCounts, classifyEntry, countRecords } from '../core/hostsdir.ts';
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
@@ -18,6 +18,7 @@ import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
 import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
 import { type Logger, errorText } from './log.ts';
+import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import type { ServiceControl } from './service.ts';
@@ -47,6 +48,8 @@ const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}`;
 export class AgentDaemon {
   /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
   private dir: DirectoryState | undefined;
+  /** countRecords(dir) for the reports: counted once per scanned state, then kept up to date by each apply. */
+  private dirCounts: RecordCounts | undefined;
   private manifest: Manifest | undefined;
   /** The policy `dir` is the exact result of (set by an apply, cleared by a scan): enables the incremental diff. */
   private dirPolicy: Policy | undefined;
@@ -252,20 +255,20 @@ export class AgentDaemon {
     let plans: Plan[];
     try {
       const previousPolicy = this.dir ? this.dirPolicy : undefined;
-      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
-      this.dir = r.state;
+      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, ...this.known(), ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
+      this.setDir(r.state);
       plans = [r.plan];
       if (this.shouldCompact(r.plan, manifest.policy, previousPolicy !== undefined)) {
         // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
-        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, knownState: this.dir, compactRemoved: true, onProgress, pacing });
-        this.dir = c.state;
+        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, ...this.known(), compactRemoved: true, onProgress, pacing });
+        this.setDir(c.state);
         plans.push(c.plan);
         this.removedAtMost = 0;
         this.log.info({ generation: manifest.generation, deletes: c.plan.deletes.length }, 'compacting removed MACs');
       }
     } catch (err) {
       if (signal.aborted) throw err;
-      this.dir = undefined; // unknown now: the next apply scans
+      this.setDir(undefined); // unknown now: the next apply scans
       throw new FatalError(`cannot write the hosts directory ${this.c.hostsdir}: ${errorText(err)}`);
     }
     const writes = plans.reduce((n, p) => n + p.writes.length, 0);
@@ -288,6 +291,10 @@ export class AgentDaemon {
       if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst');
     }
 
+    if (writes + deletes >= LARGE_APPLY_OPERATIONS) {
+      const heap = collectGarbage();
+      if (heap) this.log.info({ generation: manifest.generation, ...heap }, 'collected the garbage of a large apply');
+    }
     const durationMs = Math.round(performance.now() - started);
     this.manifest = manifest;
     this.dirPolicy = manifest.policy;
@@ -397,7 +404,7 @@ export class AgentDaemon {
       return;
     }
     this.log.warn({ count: differs.length, sample: differs.slice(0, 10) }, `directory drifted (${why}); repairing`);
-    this.dir = actual;
+    this.setDir(actual);
     this.dirPolicy = undefined; // a scan, not the result of an apply: the next diff must be a full one
     if (this.manifest && this.applied && !this.repairing) {
       this.repairing = true;
@@ -434,16 +441,21 @@ export class AgentDaemon {
     this.lastError = { message, at: new Date().toISOString(), generation };
   }
 
-  /** countPolicy walks every file: computed once per directory state, not on every status write. */
-  private counted: { dir: DirectoryState | undefined; manifest: Manifest | undefined; ops: number; counts: ReturnType<typeof countPolicy> } | undefined;
+  /** The known directory and its counts, for an apply that updates both in place. */
+  private known(): { knownState?: DirectoryState; knownCounts?: RecordCounts } {
+    if (!this.dir) return {};
+    return this.dirCounts ? { knownState: this.dir, knownCounts: this.dirCounts } : { knownState: this.dir };
+  }
+
+  /** A different map (a scan, a first sync) is counted afresh when a report needs it; the same map kept its counts. */
+  private setDir(state: DirectoryState | undefined): void {
+    if (state !== this.dir) this.dirCounts = undefined;
+    this.dir = state;
+  }
 
   buildReport(): AgentReport {
-    let counted = this.counted;
-    const ops = this.stats.writes + this.stats.deletes + this.stats.applies; // the directory state is updated in place
-    if (!counted || counted.dir !== this.dir || counted.manifest !== this.manifest || counted.ops !== ops) {
-      counted = this.counted = { dir: this.dir, manifest: this.manifest, ops, counts: countPolicy(this.dir, this.manifest) };
-    }
-    const counts = counted.counts;
+    if (this.dir && !this.dirCounts) this.dirCounts = countRecords(this.dir);
+    const counts = policyCounts(this.dirCounts, this.manifest);
     return {
       schema: ACK_SCHEMA,
       site: this.c.site,
@@ -523,22 +535,10 @@ function isHarmless(name: string, content: string | null | undefined): boolean {
  * MACs the policy names, record files on disk (per-MAC files and shards), and MAC records beyond the policy
  * (removed MACs not yet compacted).
  */
-function countPolicy(dir: DirectoryState | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
-  let files = 0;
-  let records = 0;
-  dir?.forEach((content, name) => {
-    if (content === null || name === UNKNOWN_HOSTS_FILE) return;
-    if (SHARD_NAME.test(name)) {
-      files++;
-      records += parseRecords(content).size;
-    } else if (isMacFile(name, content)) {
-      files++;
-      records++;
-    }
-  });
+function policyCounts(dir: RecordCounts | undefined, manifest: Manifest | undefined): { allow: number; deny: number; removed: number; files: number } {
   const allow = manifest?.policy.allow.length ?? 0;
   const deny = manifest?.policy.deny.length ?? 0;
-  return { allow, deny, removed: Math.max(0, records - allow - deny), files };
+  return { allow, deny, removed: Math.max(0, (dir?.records ?? 0) - allow - deny), files: dir?.files ?? 0 };
 }
 
 /** Records in the shard files a plan rewrote: each leaves its previous copy in dnsmasq's memory until a reload. */

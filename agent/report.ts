@@ -3,7 +3,7 @@
  * control plane) and the local status file read by `agent status`. Both are the same document.
  */
 import { z } from 'zod';
-import { readJsonFileIfExists, writeFileAtomic } from '../store/files.ts';
+import { readJsonFileIfExists, writeFileAtomicSync } from '../store/files.ts';
 
 export const ACK_SCHEMA = 'pxe-filter/ack@1';
 
@@ -41,7 +41,7 @@ export function encodeReport(report: AgentReport): Uint8Array {
 }
 
 export async function writeStatusFile(path: string, report: AgentReport): Promise<void> {
-  await writeFileAtomic(path, encodeReport(report), { mkdir: true });
+  writeFileAtomicSync(path, encodeReport(report), { mkdir: true });
 }
 
 export async function readStatusFile(path: string): Promise<AgentReport | undefined> {

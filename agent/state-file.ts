@@ -1,6 +1,6 @@
 /** What this host has applied, kept outside the hosts directory so replays can be refused across restarts. */
 import { z } from 'zod';
-import { readJsonFileIfExists, writeFileAtomic } from '../store/files.ts';
+import { readJsonFileIfExists, writeFileAtomicSync } from '../store/files.ts';
 
 export const AgentStateSchema = z.strictObject({
   site: z.string(),
@@ -15,5 +15,5 @@ export async function readAgentState(path: string): Promise<AgentState | undefin
 }
 
 export async function writeAgentState(path: string, state: AgentState): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mkdir: true });
+  writeFileAtomicSync(path, `${JSON.stringify(state)}\n`, { mkdir: true });
 }

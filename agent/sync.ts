@@ -1,5 +1,5 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
-import { type DirectoryState, type Plan, applyPlan, applyPlanInPlace } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, type RecordCounts, applyPlan, applyPlanInPlace } from '../core/hostsdir.ts';
 import { type Layout, PER_MAC, planSync } from '../core/layout.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Manifest } from '../core/manifest.ts';
@@ -12,6 +12,8 @@ export interface SyncOptions {
   knownState?: DirectoryState;
   /** The policy `knownState` is the exact result of: then only what changed since is diffed (O(changes)). */
   previousPolicy?: Policy;
+  /** countRecords(knownState), kept up to date in place with the state (no walk of the directory per apply). */
+  knownCounts?: RecordCounts;
   /** Default per-MAC (design §3). */
   layout?: Layout;
   onProgress?: (p: ApplyProgress) => void;
@@ -49,6 +51,6 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   // A known state is the caller's record of this directory, which has just changed: updated, not copied.
-  const state = before === options.knownState ? applyPlanInPlace(before, plan) : applyPlan(before, plan);
+  const state = before === options.knownState ? applyPlanInPlace(before, plan, options.knownCounts) : applyPlan(before, plan);
   return { plan, state, purged, scanned, durationMs: performance.now() - started };
 }

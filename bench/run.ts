@@ -15,6 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { AGENT_NODE_FLAGS } from '../agent/heap.ts';
 import { ironicExports } from './data.ts';
 import { buildAgentBundle, steadyStateRss } from './steady-rss.ts';
 
@@ -70,7 +71,7 @@ const results: Record<string, unknown>[] = [];
 for (const n of sizes) {
   const dir = join(work, `hostsdir-${n}`);
   for (const kind of OURS) {
-    const samples = Array.from({ length: runs }, () => runCase(process.execPath, ['--expose-gc', join(bundleDir, 'case.mjs'), kind, String(n), dir]));
+    const samples = Array.from({ length: runs }, () => runCase(process.execPath, [...AGENT_NODE_FLAGS, join(bundleDir, 'case.mjs'), kind, String(n), dir]));
     results.push({ impl: 'pxe-filter', case: kind, n, wall: stats(samples, 'wallMs'), cpu: stats(samples, 'cpuMs'), rss: stats(samples, 'maxRssMb'), writes: samples[0]!.writes });
     progress(`pxe-filter ${kind} n=${n}: ${stats(samples, 'wallMs').median.toFixed(1)} ms`);
   }

@@ -1,10 +1,12 @@
 /**
- * The agent's steady-state memory: the real daemon (`npm run build` bundle, `agent run`, local store, service none)
+ * The agent's steady-state memory: the real daemon (`npm run build` bundle, `agent run`, local store, service none,
+ * the node flags of the systemd unit)
  * on N MACs; once it has applied and polled a few times, VmRSS (and the peak, VmHWM) from /proc/<pid>/status.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../agent/heap.ts';
 import { publishPolicy } from '../control/publish.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { basePolicy } from './data.ts';
@@ -43,7 +45,7 @@ export async function steadyStateRss(bundle: string, root: string, n: number, po
     logLevel: 'info',
   };
   writeFileSync(join(root, 'agent.json'), JSON.stringify(config));
-  const child = spawn(process.execPath, [bundle, 'agent', 'run', '--config', join(root, 'agent.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, bundle, 'agent', 'run', '--config', join(root, 'agent.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const t0 = performance.now();

@@ -1,15 +1,13 @@
 /**
- * `pxe-filter` command line (design §7, a stable contract). Exit status: 0 success; 2 bad input or
+ * `pxe-filter` command line (design §7, a stable contract). Each command's code is imported when it runs, not
+ * here: a cold `compute` then loads neither the agent nor the exporter, and the agent neither of them. Exit status: 0 success; 2 bad input or
  * configuration (one message on stderr, nothing written); 3 refused by the publish guard; 1 anything else.
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
-import { agentOnceCommand } from './commands/agent-once.ts';
 import { layoutOption, registerAgentDaemonCommands, shardCount } from './commands/agent-daemon.ts';
 import { LayoutSchema } from '../core/layout.ts';
-import { computeCommand } from './commands/compute.ts';
 import { registerExportCommand } from './commands/export.ts';
-import { localRunCommand } from './commands/local-run.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
@@ -43,6 +41,7 @@ export function buildProgram(): Command {
     .option('--max-change-share <share>', 'guard: largest share of known MACs that may vanish or flip at once (default 0.5)', share)
     .requiredOption('--out <file>', 'where to write the manifest')
     .action(async (o) => {
+      const { computeCommand } = await import('./commands/compute.ts');
       const r = await computeCommand(o);
       const what = r.status === 'unchanged' ? `unchanged: generation ${r.generation} still current, nothing written` : `wrote generation ${r.generation} to ${r.out}`;
       process.stdout.write(`${what} (allow ${r.allow}, deny ${r.deny}, unknown hosts ${r.unknownHosts})\n`);
@@ -74,6 +73,7 @@ export function buildProgram(): Command {
             : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
       if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
       const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
+      const { agentOnceCommand } = await import('./commands/agent-once.ts');
       const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, purge: o.purge, compact: o.compact ?? false, layout, service });
       const p = r.result.plan;
       process.stdout.write(
@@ -93,6 +93,7 @@ export function buildProgram(): Command {
     .option('--dir <dir>', 'where the local store and hosts directory live', '.local')
     .option('--site <site>', 'site name', 'dc1')
     .action(async (o) => {
+      const { localRunCommand } = await import('./commands/local-run.ts');
       const r = await localRunCommand(o);
       const p = r.sync.plan;
       const lines = [

@@ -227,11 +227,44 @@ export function applyPlan(dir: DirectoryState, plan: Plan): DirectoryState {
   return applyPlanInPlace(new Map(dir), plan);
 }
 
-/** applyPlan on the caller's own map (no copy of 100k entries when only a hundred change). */
-export function applyPlanInPlace(dir: DirectoryState, plan: Plan): DirectoryState {
-  for (const w of plan.writes) dir.set(w.name, w.content);
-  for (const d of plan.deletes) dir.delete(d.name);
+/**
+ * applyPlan on the caller's own map (no copy of 100k entries when only a hundred change). `counts`, when given,
+ * are countRecords(dir) before the plan and are kept equal to it, in O(plan) instead of a walk of the directory.
+ */
+export function applyPlanInPlace(dir: DirectoryState, plan: Plan, counts?: RecordCounts): DirectoryState {
+  for (const w of plan.writes) {
+    if (counts) countEntry(counts, w.name, dir.get(w.name), -1);
+    dir.set(w.name, w.content);
+    if (counts) countEntry(counts, w.name, w.content, 1);
+  }
+  for (const d of plan.deletes) {
+    if (counts) countEntry(counts, d.name, dir.get(d.name), -1);
+    dir.delete(d.name);
+  }
   return dir;
+}
+
+/** Record files (per-MAC files and shard files) and the MAC records in them. */
+export interface RecordCounts {
+  files: number;
+  records: number;
+}
+
+export function countRecords(dir: DirectoryState): RecordCounts {
+  const counts = { files: 0, records: 0 };
+  dir.forEach((content, name) => countEntry(counts, name, content, 1));
+  return counts;
+}
+
+function countEntry(counts: RecordCounts, name: string, content: string | null | undefined, sign: 1 | -1): void {
+  if (content === null || content === undefined || name === UNKNOWN_HOSTS_FILE) return;
+  if (isMacFile(name, content)) {
+    counts.files += sign;
+    counts.records += sign;
+  } else if (SHARD_NAME.test(name)) {
+    counts.files += sign;
+    counts.records += sign * parseRecords(content).size;
+  }
 }
 
 export function isEmptyPlan(plan: Plan): boolean {

@@ -8,12 +8,6 @@ import { type ExportDocument, parseIntrospections, parseNodes, parsePorts } from
 import { type TransportOptions, requestJson } from './api-client.ts';
 import { UpstreamError, redactUrl } from './upstream-error.ts';
 
-/**
- * 1.43 is the lowest Ironic API version with everything we read: `inspect_interface` (1.31), the
- * `inspect wait` state (1.39; older versions report it as `inspecting`) and `?detail=True` (1.43).
- * Pinning the lowest keeps older Ironic releases working and the documents stable across upgrades.
- */
-export const DEFAULT_IRONIC_API_VERSION = '1.43';
 /** ironic-inspector 1.8 added GET /v1/introspection with limit/marker. */
 export const INSPECTOR_API_VERSION = '1.8';
 /** A loop guard: more pages than this means `next` never ends. */

@@ -5,14 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import pino from 'pino';
 import { InputError } from '../../core/errors.ts';
 import type { LogFn } from '../../exporter/api-client.ts';
-import { type AuthConfig, readSecret } from '../../exporter/auth.ts';
-import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/collect.ts';
-import { runExport } from '../../exporter/run-export.ts';
+import type { AuthConfig } from '../../exporter/auth.ts';
+import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/defaults.ts';
 import type { ExportTarget } from '../../exporter/write-export.ts';
-import { openStore } from '../../store/open.ts';
 
 const positiveInt = (what: string, max: number) => (value: string) => {
   const n = Number(value);
@@ -60,6 +57,7 @@ export function registerExportCommand(program: Command): void {
       const ca = o.cacert !== undefined ? await readFile(o.cacert).catch((err: NodeJS.ErrnoException) => {
         throw new InputError('--cacert', o.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
       }) : undefined;
+      const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
       const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
       const r = await runExport({
         site: o.site,
@@ -73,7 +71,7 @@ export function registerExportCommand(program: Command): void {
         retries: o.retries,
         retryDelayMs: o.retryDelay,
         target,
-        log: o.quiet ? () => {} : jsonLog(),
+        log: o.quiet ? () => {} : await jsonLog(),
       });
       const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
       const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
@@ -97,6 +95,7 @@ interface AuthOptions {
 }
 
 export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<AuthConfig> {
+  const { readSecret } = await import('../../exporter/auth.ts');
   const token = await readSecret(o.tokenFile, 'OS_TOKEN', env, '--token-file', 'os-token');
   const type =
     o.authType === undefined ? (token !== undefined ? 'token' : o.authUrl !== undefined ? 'password' : 'none')
@@ -124,7 +123,8 @@ export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<
 }
 
 /** One JSON object per line on stderr with stable keys (time, level, event, …); stdout keeps the summary. */
-function jsonLog(): LogFn {
+async function jsonLog(): Promise<LogFn> {
+  const { default: pino } = await import('pino');
   const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, pino.destination({ fd: 2, sync: true }));
   return (event, fields) => logger.info(fields, event);
 }

@@ -2,8 +2,6 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { SiteNameSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
-import { rollbackSite } from '../../control/rollback.ts';
-import { openStore } from '../../store/open.ts';
 
 const generation = (value: string) => {
   if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …)');
@@ -19,6 +17,7 @@ export function registerRollback(program: Command): void {
     .requiredOption('--store <spec>', 'local:<dir> or s3://<bucket> (SSM in the same region)')
     .action(async (o) => {
       const site = parseWith(SiteNameSchema, o.site, '--site');
+      const [{ rollbackSite }, { openStore }] = await Promise.all([import('../../control/rollback.ts'), import('../../store/open.ts')]);
       const store = await openStore(o.store);
       const r = await rollbackSite({ store, site, toGeneration: o.toGeneration, now: new Date() });
       const m = r.published.manifest;

@@ -8,7 +8,8 @@ import { macFileName } from '../../core/mac.ts';
 import { recordText } from '../../core/hostsdir.ts';
 import { PointerSchema } from '../../core/manifest.ts';
 import { pointerParameter } from '../../store/layout.ts';
-import { type Rig, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, snapshot, startAgent } from './support.ts';
+import { AGENT_NODE_FLAGS, LARGE_APPLY_OPERATIONS } from '../../agent/heap.ts';
+import { type Rig, fastTmp, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, snapshot, startAgent } from './support.ts';
 import { sha256 } from '../../core/manifest.ts';
 
 let rig: Rig | undefined;
@@ -151,5 +152,33 @@ describe('agent run: verification before any write', () => {
     await publishRaw(rig.store, valid3.bytes, { generation: 3 }); // genuine generation 3
     const applied = await agent.waitFor(isApplied(3));
     expect(applied.writes).toBe(480);
+  });
+});
+
+describe('agent run: memory after a large apply', () => {
+  // The flags of the systemd unit: the daemon collects the first sync's garbage once, right after it (agent/heap.ts).
+  it('with the unit\'s node flags, a 10k-MAC first sync is followed by one full GC that frees heap; none for small applies', async () => {
+    rig = makeRig({ purge: true, pollIntervalSeconds: 0.2 }, fastTmp());
+    const all = macs(LARGE_APPLY_OPERATIONS);
+    await publish(rig.store, policyOf(all.slice(0, 200), all.slice(200)));
+    const agent = await startAgent(['agent', 'run', '--config', rig.configPath], {}, AGENT_NODE_FLAGS);
+    const applied = await agent.waitFor(isApplied(1), 60_000);
+    expect(applied.writes).toBe(LARGE_APPLY_OPERATIONS + 1);
+    const gc = agent.lines.find((l) => l.msg === 'collected the garbage of a large apply');
+    expect(gc).toMatchObject({ generation: 1 });
+    expect(gc!.heapUsedAfterMb as number).toBeLessThan(gc!.heapUsedBeforeMb as number);
+    // A small change afterwards: applied, and no collection for it.
+    await publish(rig.store, policyOf(all.slice(0, 201), all.slice(201)));
+    await agent.waitFor(isApplied(2), 30_000);
+    expect(agent.lines.filter((l) => l.msg === 'collected the garbage of a large apply')).toHaveLength(1);
+  });
+
+  it('without --expose-gc the same apply works and logs no collection', async () => {
+    rig = makeRig({ purge: true }, fastTmp());
+    const all = macs(LARGE_APPLY_OPERATIONS);
+    await publish(rig.store, policyOf(all.slice(0, 200), all.slice(200)));
+    const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
+    await agent.waitFor(isApplied(1), 60_000);
+    expect(agent.lines.some((l) => l.msg === 'collected the garbage of a large apply')).toBe(false);
   });
 });

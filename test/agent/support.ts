@@ -143,8 +143,8 @@ export class AgentProcess {
 
 const running = new Set<AgentProcess>();
 
-export async function startAgent(args: string[], env: Record<string, string> = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [await agentBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export async function startAgent(args: string[], env: Record<string, string> = {}, nodeFlags: readonly string[] = []): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, await agentBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const p = new AgentProcess(child);
   running.add(p);
   void p.exited.then(() => running.delete(p));

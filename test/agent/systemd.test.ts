@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../agent/config.ts';
+import { AGENT_NODE_FLAGS } from '../../agent/heap.ts';
 
 const exec = promisify(execFile);
 let dir: string | undefined;
@@ -43,6 +44,12 @@ async function verify(d: string, units: string[]) {
 }
 
 describe('systemd units', () => {
+  it('the agent unit runs node with the flags the bench measures (AGENT_NODE_FLAGS)', () => {
+    const unit = readFileSync('agent/systemd/pxe-filter-agent.service', 'utf8');
+    const exec = /^ExecStart=\/usr\/bin\/node (.*) \/usr\/local\/lib\/pxe-filter\/pxe-filter-agent\.mjs agent run /m.exec(unit);
+    expect(exec?.[1]?.split(' ')).toEqual([...AGENT_NODE_FLAGS]);
+  });
+
   it('the agent unit and the dnsmasq drop-in pass systemd-analyze verify with no warning', async () => {
     const d = stage();
     const r = await verify(d, ['pxe-filter-agent.service', 'dnsmasq.service']);

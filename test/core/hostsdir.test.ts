@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DirectoryState, UNKNOWN_HOSTS_FILE, applyPlan, classifyEntry, diffDirectory, diffPolicyChange, recordText, wildcardText } from '../../core/hostsdir.ts';
+import { type DirectoryState, UNKNOWN_HOSTS_FILE, applyPlan, applyPlanInPlace, classifyEntry, countRecords, diffDirectory, diffPolicyChange, recordText, wildcardText } from '../../core/hostsdir.ts';
 import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
 import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
@@ -104,7 +104,11 @@ describe('diffDirectory', () => {
     fc.assert(
       fc.property(fc.array(entryArb, { maxLength: 60 }), policyArb, fc.boolean(), (entries, p, compact) => {
         const before: DirectoryState = new Map(entries);
-        const after = applyPlan(before, diffDirectory(p, before, { compactRemoved: compact }));
+        const plan = diffDirectory(p, before, { compactRemoved: compact });
+        const after = applyPlan(before, plan);
+        // The daemon's report counts, kept up to date by the in-place apply, equal a recount of the result.
+        const counts = countRecords(before);
+        expect(countRecords(applyPlanInPlace(new Map(before), plan, counts))).toEqual(counts);
         const v = verdicts(after);
         for (const mac of p.allow) expect(after.get(macFileName(mac))).toBe(recordText(mac, 'allow'));
         for (const mac of p.deny) expect(after.get(macFileName(mac))).toBe(recordText(mac, 'deny'));

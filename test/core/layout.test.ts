@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DirectoryState, applyPlan } from '../../core/hostsdir.ts';
+import { type DirectoryState, applyPlan, applyPlanInPlace, countRecords } from '../../core/hostsdir.ts';
 import { LayoutSchema, planSync } from '../../core/layout.ts';
 import { type Mac, compareMacs } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
@@ -27,6 +27,8 @@ describe('planSync, sharded layout', () => {
         const inc = planSync(layout, next, dir, { previous: p1 });
         const full = diffSharded(next, dir, { shards });
         expect(sorted(applyPlan(dir, inc))).toEqual(sorted(applyPlan(dir, full)));
+        const counts = countRecords(dir);
+        expect(countRecords(applyPlanInPlace(new Map(dir), inc, counts))).toEqual(counts);
         expect(inc.reloadNeeded).toBe(full.reloadNeeded);
         expect([inc.counts.allow, inc.counts.deny]).toEqual([next.allow.length, next.deny.length]);
       }),
