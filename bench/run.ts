@@ -44,6 +44,9 @@ await build({
   target: 'node20',
   outdir: bundleDir,
   outExtension: { '.js': '.mjs' },
+  // Split like `npm run build` (scripts/build-agent.mjs): a command's code is loaded when it runs.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'error',
 });

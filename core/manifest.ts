@@ -132,8 +132,20 @@ export interface ManifestInput {
   policy: Policy;
 }
 
+/**
+ * The canonical policy JSON of the manifests built here, kept for serializeManifest: a publish then writes the
+ * policy's JSON once for its digest and its bytes (100k MACs: one 2.6 MB JSON.stringify instead of two).
+ */
+const POLICY_JSON = new WeakMap<Policy, string>();
+
+function canonicalPolicyJson(p: Policy): string {
+  return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
+}
+
 export function buildManifest(input: ManifestInput): Manifest {
   const policy = freezeCanonical(canonicalPolicy(input.policy));
+  const json = canonicalPolicyJson(policy);
+  POLICY_JSON.set(policy, json);
   return {
     schema: MANIFEST_SCHEMA,
     site: input.site,
@@ -141,22 +153,21 @@ export function buildManifest(input: ManifestInput): Manifest {
     createdAt: input.createdAt.toISOString(),
     source: { inputs: [...input.inputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) },
     policy,
-    policyDigest: policyDigest(policy),
+    policyDigest: sha256(json),
   };
 }
 
-/** Canonical bytes: fixed key order, no whitespace, trailing newline. */
+/** Canonical bytes: fixed key order, no whitespace, trailing newline (JSON.stringify of that object, plus "\n"). */
 export function serializeManifest(m: Manifest): Uint8Array {
-  const ordered = {
+  const head = JSON.stringify({
     schema: m.schema,
     site: m.site,
     generation: m.generation,
     createdAt: m.createdAt,
     source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
-    policy: { unknownHosts: m.policy.unknownHosts, removed: m.policy.removed, allow: m.policy.allow, deny: m.policy.deny },
-    policyDigest: m.policyDigest,
-  };
-  return new TextEncoder().encode(`${JSON.stringify(ordered)}\n`);
+  });
+  const policy = POLICY_JSON.get(m.policy) ?? canonicalPolicyJson(m.policy);
+  return new TextEncoder().encode(`${head.slice(0, -1)},"policy":${policy},"policyDigest":${JSON.stringify(m.policyDigest)}}\n`);
 }
 
 /**

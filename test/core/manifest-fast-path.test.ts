@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Mac } from '../../core/mac.ts';
-import { buildManifest, isCanonicalLists, policyDigest, sha256, validateManifest, validateManifestWithSchema } from '../../core/manifest.ts';
+import { type Manifest, buildManifest, isCanonicalLists, parseManifestBytes, policyDigest, serializeManifest, sha256, validateManifest, validateManifestWithSchema } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 
@@ -120,5 +120,33 @@ describe('policyDigest hashes exactly the JSON of the canonical policy', () => {
       const p: Policy = { unknownHosts: 'deny', removed: 'allow', allow: macs, deny: [] };
       expect(policyDigest(p)).toBe(reference(p));
     }
+  });
+});
+
+describe('serializeManifest writes exactly JSON.stringify of the ordered manifest', () => {
+  const reference = (m: Manifest) =>
+    `${JSON.stringify({
+      schema: m.schema,
+      site: m.site,
+      generation: m.generation,
+      createdAt: m.createdAt,
+      source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
+      policy: { unknownHosts: m.policy.unknownHosts, removed: m.policy.removed, allow: m.policy.allow, deny: m.policy.deny },
+      policyDigest: m.policyDigest,
+    })}\n`;
+  const inputArb = fc.record({ key: fc.string({ minLength: 1, maxLength: 20 }), sha256: fc.constant('0'.repeat(64)) });
+
+  it('property: built manifests (policy JSON reused from the digest) and parsed ones (written afresh)', () => {
+    fc.assert(
+      fc.property(policyArbitrary(macArb), fc.array(inputArb, { maxLength: 3 }), fc.integer({ min: 1, max: 1e6 }), (policy, inputs, generation) => {
+        const built = buildManifest({ site: 'dc1', generation, createdAt: new Date(0), inputs, policy });
+        const bytes = serializeManifest(built);
+        expect(new TextDecoder().decode(bytes)).toBe(reference(built));
+        expect(built.policyDigest).toBe(policyDigest(built.policy));
+        const parsed = parseManifestBytes(bytes);
+        expect(serializeManifest(parsed)).toEqual(bytes);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
