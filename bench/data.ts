@@ -41,12 +41,29 @@ export function manifestFor(site: string, generation: number, policy: Policy) {
   return buildManifest({ site, generation, createdAt: new Date(0), inputs: [], policy });
 }
 
-/** Ironic API exports for N ports: one node per port, 2 % of the nodes in "inspect wait". */
+/**
+ * Ironic API exports for N ports: one node per port, 2 % of the nodes in "inspect wait". Ironic lists ports by id
+ * (enrolment order), not by address, so the ports come in a shuffled MAC order (fixed seed): computePolicy's sort
+ * sees what it sees in production (sorted input would flatter it: 100k MACs, ~25 ms sorted against ~60 ms shuffled).
+ */
 export function ironicExports(n: number) {
   const nodeUuid = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-  const ports = { ports: Array.from({ length: n }, (_, i) => ({ uuid: nodeUuid(i + n), address: macOf(i), node_uuid: nodeUuid(i), pxe_enabled: true, extra: {} })) };
+  const order = shuffled(n);
+  const ports = { ports: order.map((i) => ({ uuid: nodeUuid(i + n), address: macOf(i), node_uuid: nodeUuid(i), pxe_enabled: true, extra: {} })) };
   const nodes = {
     nodes: Array.from({ length: n }, (_, i) => ({ uuid: nodeUuid(i), provision_state: isInspecting(i) ? 'inspect wait' : 'active', inspect_interface: 'agent' })),
   };
   return { ports, nodes };
+}
+
+/** 0…n-1 in a fixed pseudo-random order (Fisher-Yates with a 31-bit LCG). */
+function shuffled(n: number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  let seed = 12345;
+  for (let i = n - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }

@@ -68,7 +68,7 @@ function stats(samples: Sample[], key: keyof Sample) {
 }
 
 if (values.reference) ensureReference();
-const agentBundle = buildAgentBundle(bundleDir);
+const agentBundle = buildAgentBundle(join(bundleDir, 'agent')); // its own directory: the build replaces its chunks/
 
 const results: Record<string, unknown>[] = [];
 for (const n of sizes) {
