@@ -23,7 +23,7 @@ async function readJsonFileWithDigest(path: string): Promise<{ body: unknown; sh
   return { body: parseJsonText(bytes.toString('utf8'), path), sha256: sha256(bytes) };
 }
 
-export async function readDocuments(paths: readonly string[] | undefined): Promise<ExportDocument[] | undefined> {
+export async function readDocuments(paths: readonly string[] | undefined): Promise<(ExportDocument & { sha256: string })[] | undefined> {
   if (!paths || paths.length === 0) return undefined;
   return Promise.all(paths.map(async (p) => ({ label: p, ...(await readJsonFileWithDigest(p)) })));
 }

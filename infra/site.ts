@@ -147,10 +147,20 @@ export class PxeFilterSite extends Construct {
       maxSessionDuration: Duration.hours(1),
     });
 
-    // The exporter (pxe-filter export, next to Ironic): put this site's exports, nothing else.
+    // The exporter (pxe-filter export, next to Ironic): put this site's exports, and read them back only to skip an
+    // export identical to the latest (exporter/write-export.ts), so an unchanged Ironic triggers no compute.
     const exporterPolicy = new iam.ManagedPolicy(this, 'ExporterPolicy', {
-      description: `pxe-filter exporter of site ${name}: put exports`,
-      statements: [new iam.PolicyStatement({ sid: 'PutExports', actions: ['s3:PutObject'], resources: [objects(exportsPrefix(name))] })],
+      description: `pxe-filter exporter of site ${name}: put exports, read its own latest export`,
+      statements: [
+        new iam.PolicyStatement({ sid: 'PutExports', actions: ['s3:PutObject'], resources: [objects(exportsPrefix(name))] }),
+        new iam.PolicyStatement({ sid: 'ReadOwnExports', actions: ['s3:GetObject'], resources: [objects(exportsPrefix(name))] }),
+        new iam.PolicyStatement({
+          sid: 'ListOwnExports',
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${exportsPrefix(name)}*`] } },
+        }),
+      ],
     });
     this.exporterRole = new iam.Role(this, 'ExporterRole', {
       description: `pxe-filter exporter of site ${name}`,

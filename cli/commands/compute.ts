@@ -1,6 +1,7 @@
 import { InputError } from '../../core/errors.ts';
+import { type ParsedExport, parseExportBundle } from '../../core/export-bundle.ts';
 import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-exports.ts';
-import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest, sha256 } from '../../core/manifest.ts';
+import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest } from '../../core/manifest.ts';
 import { SiteNameSchema, SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
@@ -9,7 +10,9 @@ import { readFile } from 'node:fs/promises';
 
 export interface ComputeOptions {
   site: string;
-  ports: string[];
+  ports?: string[];
+  /** An export bundle (`pxe-filter export --out DIR`), instead of ports/nodes/introspection files. */
+  export?: string;
   nodes?: string[];
   introspection?: string[];
   source?: 'inspector' | 'ironic';
@@ -34,7 +37,8 @@ export interface ComputeOutcome {
 /** `pxe-filter compute`: exports → manifest file. Everything is validated before the one write. */
 export async function computeCommand(o: ComputeOptions, now = new Date()): Promise<ComputeOutcome> {
   const site = parseWith(SiteNameSchema, o.site, '--site');
-  const source = o.source ?? (o.introspection ? 'inspector' : o.nodes ? 'ironic' : undefined);
+  const input = await readInput(o, site);
+  const source = o.source ?? (input.parsed.introspections ? 'inspector' : input.parsed.nodes ? 'ironic' : undefined);
   if (!source) throw new InputError('--source', undefined, 'give --nodes (Ironic provision states) or --introspection (ironic-inspector)');
   const settings = parseWith(
     SiteSettingsSchema,
@@ -47,21 +51,35 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
     },
     'settings',
   );
-  const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(o.ports), readDocuments(o.nodes), readDocuments(o.introspection)]);
-  const parsed = {
-    ports: parsePorts(portDocs ?? []),
-    ...(nodeDocs ? { nodes: parseNodes(nodeDocs) } : {}),
-    ...(introDocs ? { introspections: parseIntrospections(introDocs) } : {}),
-  };
-  const { policy } = policyFromExport(parsed, settings);
+  const { policy } = policyFromExport(input.parsed, settings);
   const previous = o.previous ? parseManifestBytes(await readFile(o.previous).catch(() => {
     throw new InputError('--previous', o.previous, 'cannot read file');
   }), o.previous) : undefined;
-  const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: d.sha256 ?? sha256(JSON.stringify(d.body)) }));
-  const next = nextManifest(previous, { site, createdAt: now, inputs, policy });
+  const next = nextManifest(previous, { site, createdAt: now, inputs: input.inputs, policy });
   const summary = { generation: next.manifest.generation, allow: policy.allow.length, deny: policy.deny.length, unknownHosts: policy.unknownHosts, out: o.out };
   if (next.status === 'unchanged') return { status: 'unchanged', ...summary };
   guardPolicy(previous?.policy, next.manifest.policy, settings.guard, o.force ?? false);
   await writeFileAtomically(o.out, serializeManifest(next.manifest));
   return { status: 'written', ...summary };
+}
+
+/** The parsed export and the input files' digests: from an export bundle, or from separate document files. */
+async function readInput(o: ComputeOptions, site: string): Promise<{ parsed: ParsedExport; inputs: { key: string; sha256: string }[] }> {
+  const separate = [o.ports, o.nodes, o.introspection].some((l) => l !== undefined && l.length > 0);
+  if (o.export !== undefined) {
+    if (separate) throw new InputError('--export', o.export, 'give either an export bundle or --ports/--nodes/--introspection files, not both');
+    const [doc] = (await readDocuments([o.export]))!;
+    const parsed = parseExportBundle(doc!.body, o.export);
+    if (parsed.site !== site) throw new InputError(`${o.export}.site`, parsed.site, `is not the site being computed ("${site}")`);
+    return { parsed, inputs: [{ key: o.export, sha256: doc!.sha256 }] };
+  }
+  if (!o.ports || o.ports.length === 0) throw new InputError('--ports', undefined, 'give the Ironic port list (--ports FILE) or an export bundle (--export FILE)');
+  const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(o.ports), readDocuments(o.nodes), readDocuments(o.introspection)]);
+  const parsed: ParsedExport = {
+    ports: parsePorts(portDocs ?? []),
+    ...(nodeDocs ? { nodes: parseNodes(nodeDocs) } : {}),
+    ...(introDocs ? { introspections: parseIntrospections(introDocs) } : {}),
+  };
+  const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: d.sha256 }));
+  return { parsed, inputs };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, snapshotDir, spawnCli, stderrLines, tempDir } from '../support/cli.ts';
 import { mac, writeSite } from '../support/exports.ts';
+import { buildBundle } from '../../exporter/write-export.ts';
 
 const tmp = tempDir('compute');
 afterAll(() => tmp.cleanup());
@@ -175,5 +176,39 @@ describe('--help on every command exits 0 and prints usage', () => {
     const r = await spawnCli(['agent', 'once', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--no-purge');
+  });
+});
+
+describe('compute --export: the bundle `pxe-filter export --out DIR` writes', () => {
+  const bundleOf = (site: string, ports: unknown, intro: unknown, path: string) => {
+    writeFileSync(path, JSON.stringify(buildBundle(site, { ports: [ports], introspection: [intro] }, new Date(0))));
+    return path;
+  };
+  const docs = () => ({ ports: JSON.parse(readFileSync(site.ports, 'utf8')) as unknown, intro: JSON.parse(readFileSync(site.intro, 'utf8')) as unknown });
+
+  it('gives the same policy as the same documents passed as --ports/--introspection, and names the bundle as the input', async () => {
+    const { ports, intro } = docs();
+    const bundle = bundleOf('dc1', ports, intro, p('export-dc1.json'));
+    const out = p('from-bundle.json');
+    const r = await runCli(['compute', '--site', 'dc1', '--export', bundle, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(out, 'utf8')) as { policy: unknown; policyDigest: string; source: { inputs: { key: string }[] } };
+    const b = JSON.parse(readFileSync(good, 'utf8')) as { policy: unknown; policyDigest: string };
+    expect(a.policyDigest).toBe(b.policyDigest);
+    expect(a.policy).toEqual(b.policy);
+    expect(a.source.inputs.map((i) => i.key)).toEqual([bundle]);
+  });
+
+  it('refusals: both kinds of input, neither, another site, a bad MAC inside the bundle', async () => {
+    const { ports, intro } = docs();
+    const bundle = bundleOf('dc1', ports, intro, p('export-ok.json'));
+    await refused(['--site', 'dc1', '--export', bundle, '--ports', site.ports], 2, ['--export', bundle, 'not both']);
+    await refused(['--site', 'dc1'], 2, ['--ports', '--export']);
+    const other = bundleOf('dc2', ports, intro, p('export-dc2.json'));
+    await refused(['--site', 'dc1', '--export', other], 2, [`${other}.site`, '"dc2"']);
+    const badPorts = structuredClone(ports) as { ports: { address: string }[] };
+    badPorts.ports[1]!.address = '52:54:00:zz:00:01';
+    const bad = bundleOf('dc1', badPorts, intro, p('export-bad.json'));
+    await refused(['--site', 'dc1', '--export', bad], 2, [`${bad}.ports[0].ports[1].address`, '"52:54:00:zz:00:01"']);
   });
 });

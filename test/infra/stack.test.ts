@@ -178,12 +178,22 @@ describe('CDK stack: least privilege per site', () => {
     expect(a.flatMap((s) => [s.Action].flat()).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 'ssm:GetParameter']);
   });
 
-  it('the exporter of a site may only put that site\'s exports', () => {
+  it('the exporter of a site may put, list and read that site\'s exports, and nothing else', () => {
     const e = statementsOf('dc1ExporterRole');
-    expect(allows(e, resources, 's3:PutObject', obj('exports/dc1/20261125T200000-000Z.json'))).toBe(true);
-    expect(allows(e, resources, 's3:PutObject', obj('exports/dc2/20261125T200000-000Z.json'))).toBe(false);
-    expect(allows(e, resources, 's3:PutObject', obj('manifests/dc1/manifest.json'))).toBe(false);
-    expect(allows(e, resources, 's3:GetObject', obj('exports/dc1/20261125T200000-000Z.json'))).toBe(false);
+    const may = (action: string, resource: string, ctx?: Record<string, string>) => allows(e, resources, action, resource, ctx);
+    expect(may('s3:PutObject', obj('exports/dc1/20261125T200000-000Z.json'))).toBe(true);
+    // Read back only to skip an export identical to the latest one (no compute triggered by an unchanged Ironic).
+    expect(may('s3:GetObject', obj('exports/dc1/20261125T200000-000Z.json'))).toBe(true);
+    expect(may('s3:ListBucket', `arn:aws:s3:::${BUCKET}`, { 's3:prefix': 'exports/dc1/' })).toBe(true);
+
+    expect(may('s3:PutObject', obj('exports/dc2/20261125T200000-000Z.json'))).toBe(false);
+    expect(may('s3:GetObject', obj('exports/dc2/20261125T200000-000Z.json'))).toBe(false);
+    expect(may('s3:ListBucket', `arn:aws:s3:::${BUCKET}`, { 's3:prefix': 'exports/dc2/' })).toBe(false);
+    expect(may('s3:ListBucket', `arn:aws:s3:::${BUCKET}`)).toBe(false);
+    expect(may('s3:PutObject', obj('manifests/dc1/manifest.json'))).toBe(false);
+    expect(may('s3:GetObject', obj('manifests/dc1/manifest.json'))).toBe(false);
+    expect(may('s3:GetObject', obj('acks/dc1/pxe-01.json'))).toBe(false);
+    expect(e.flatMap((s) => [s.Action].flat()).sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
   });
 
   it('the compute of site A works on A only', () => {
