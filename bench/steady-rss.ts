@@ -1,6 +1,6 @@
 /**
  * The agent's steady-state memory: the real daemon (`npm run build` bundle, `agent run`, local store, service none,
- * the node flags of the systemd unit)
+ * the node flags of the systemd unit), then while it applies a change every ~1.2 s
  * on N MACs; once it has applied and polled a few times, VmRSS (and the peak, VmHWM) from /proc/<pid>/status.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AGENT_NODE_FLAGS } from '../agent/heap.ts';
 import { publishPolicy } from '../control/publish.ts';
 import { LocalStore } from '../store/local-store.ts';
-import { basePolicy } from './data.ts';
+import { basePolicy, churnedPolicy } from './data.ts';
 
 export function buildAgentBundle(outDir: string): string {
   const out = join(outDir, 'pxe-filter-agent.mjs');
@@ -25,7 +25,17 @@ function statusKb(pid: number, field: string): number {
   return Number(m[1]);
 }
 
-export async function steadyStateRss(bundle: string, root: string, n: number, polls = 5): Promise<{ rssMb: number; hwmMb: number; polls: number; waitedMs: number }> {
+export interface SteadyRss {
+  /** After the first sync and `polls` no-change polls. */
+  rssMb: number;
+  hwmMb: number;
+  /** Then `changes` applied changes (the churn case's 100 files, back and forth), VmRSS after each: the largest. */
+  churnRssMaxMb: number;
+  polls: number;
+  waitedMs: number;
+}
+
+export async function steadyStateRss(bundle: string, root: string, n: number, polls = 5, changes = 10): Promise<SteadyRss> {
   rmSync(root, { recursive: true, force: true });
   const hostsdir = join(root, 'hostsdir');
   mkdirSync(hostsdir, { recursive: true });
@@ -56,7 +66,19 @@ export async function steadyStateRss(bundle: string, root: string, n: number, po
       await sleep(50);
     }
     await sleep(polls * pollSeconds * 1000 + 200);
-    return { rssMb: statusKb(child.pid!, 'VmRSS') / 1024, hwmMb: statusKb(child.pid!, 'VmHWM') / 1024, polls, waitedMs: performance.now() - t0 };
+    const rssMb = statusKb(child.pid!, 'VmRSS') / 1024;
+    const hwmMb = statusKb(child.pid!, 'VmHWM') / 1024;
+    // A site whose policy keeps changing: each applied manifest replaces the previous one in memory.
+    const base = basePolicy(n);
+    const churned = churnedPolicy(n);
+    let churnRssMaxMb = 0;
+    for (let i = 0; i < changes; i++) {
+      await publishPolicy({ store, site: 'bench', policy: i % 2 === 0 ? churned : base, inputs: [], guard: { maxChangeShare: 1, minChangesToGuard: 0 }, force: true, now: new Date() });
+      await sleep(2 * pollSeconds * 1000 + 200);
+      churnRssMaxMb = Math.max(churnRssMaxMb, statusKb(child.pid!, 'VmRSS') / 1024);
+    }
+    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+    return { rssMb, hwmMb, churnRssMaxMb, polls, waitedMs: performance.now() - t0 };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
