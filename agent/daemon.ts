@@ -117,6 +117,7 @@ export class AgentDaemon {
       this.reloadAfterStart = false;
     }
     await this.report(true);
+    this.collectGarbageOfApplies();
   }
 
   private async startUp(): Promise<void> {
@@ -232,12 +233,14 @@ export class AgentDaemon {
       await this.maybeCheckDrift();
       if (this.serviceRunning && this.shouldCompactSharded(true)) await this.reload('compaction: schedule', 0);
       if (Date.now() - this.lastAckAt >= this.c.ackHeartbeatSeconds * 1000) await this.report(true);
+      this.collectGarbageOfApplies(); // a drift repair is an apply
       return;
     }
     if (this.refused === pointerId(pointer)) return; // already refused and reported; wait for the pointer to move
     const manifest = await this.verify(pointer);
     await this.apply(pointer.sha256, manifest, false);
     await this.report(true);
+    this.collectGarbageOfApplies();
   }
 
   private async apply(sha256: string, manifest: Manifest, first: boolean): Promise<void> {
@@ -288,15 +291,11 @@ export class AgentDaemon {
     if (reload) {
       // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
       await this.reload(burst ? 'burst' : dropped ? 'records dropped' : `compaction: ${compact}`, ops, manifest.generation);
-      if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst');
+      // A repair must aim at the manifest being applied, not at the one this.manifest still names.
+      if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst', { sha256, manifest });
     }
 
-    if (writes + deletes >= LARGE_APPLY_OPERATIONS) {
-      const heap = collectGarbage();
-      if (heap) this.log.info({ generation: manifest.generation, ...heap }, 'collected the garbage of a large apply');
-    } else {
-      this.collectSoon();
-    }
+    this.garbage = writes + deletes >= LARGE_APPLY_OPERATIONS ? 'large' : 'some';
     const durationMs = Math.round(performance.now() - started);
     this.manifest = manifest;
     this.dirPolicy = manifest.policy;
@@ -316,12 +315,28 @@ export class AgentDaemon {
   }
 
   private gcTimer: NodeJS.Timeout | undefined;
+  /** Garbage the applies of this poll (or of the start-up) left: collected once the poll is done (agent/heap.ts). */
+  private garbage: 'large' | 'some' | undefined;
 
   /**
-   * Any other apply leaves the previous manifest behind (~10 MB at 100k MACs), which V8 would keep until its heap
-   * limit: a full GC soon after, off the poll's path (the poll has answered and acked), keeps the steady state flat.
-   * Coalesced, unref'd (never keeps the process alive), a no-op without --expose-gc.
+   * Called when a poll or the start-up is done (acked), so the apply's plan and the previous manifest are garbage.
+   * After a large apply (a first sync: ~30 MB at 100k MACs), a full GC right away. After any other, one soon
+   * after: each applied manifest leaves the previous one behind (~10 MB at 100k MACs), which V8 would keep until
+   * its heap limit. Coalesced, unref'd (never keeps the process alive), a no-op without --expose-gc.
    */
+  private collectGarbageOfApplies(): void {
+    const garbage = this.garbage;
+    this.garbage = undefined;
+    if (garbage === 'large') {
+      clearTimeout(this.gcTimer);
+      this.gcTimer = undefined;
+      const heap = collectGarbage();
+      if (heap) this.log.info({ generation: this.applied?.generation ?? null, ...heap }, 'collected the garbage of a large apply');
+    } else if (garbage === 'some') {
+      this.collectSoon();
+    }
+  }
+
   private collectSoon(): void {
     if (this.gcTimer) return;
     const delayMs = Math.min(1000, (this.c.pollIntervalSeconds * 1000) / 2);
@@ -413,7 +428,7 @@ export class AgentDaemon {
   }
 
   /** Re-read the directory; if it is not what this agent wrote, repair it from the scan. */
-  private async verifyDirectory(why: string): Promise<void> {
+  private async verifyDirectory(why: string, applying?: { sha256: string; manifest: Manifest }): Promise<void> {
     this.stats.scans++;
     this.lastDriftCheck = Date.now();
     const actual = await readDirectory(this.c.hostsdir);
@@ -426,10 +441,11 @@ export class AgentDaemon {
     this.log.warn({ count: differs.length, sample: differs.slice(0, 10) }, `directory drifted (${why}); repairing`);
     this.setDir(actual);
     this.dirPolicy = undefined; // a scan, not the result of an apply: the next diff must be a full one
-    if (this.manifest && this.applied && !this.repairing) {
+    const target = applying ?? (this.manifest && this.applied ? { sha256: this.applied.sha256, manifest: this.manifest } : undefined);
+    if (target && !this.repairing) {
       this.repairing = true;
       try {
-        await this.apply(this.applied.sha256, this.manifest, false);
+        await this.apply(target.sha256, target.manifest, false);
       } finally {
         this.repairing = false;
       }

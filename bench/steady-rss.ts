@@ -1,6 +1,6 @@
 /**
  * The agent's steady-state memory: the real daemon (`npm run build` bundle, `agent run`, local store, service none,
- * the node flags of the systemd unit), then while it applies a change every ~1.2 s
+ * the node flags of the systemd unit), then while it applies ten changes, one after the other
  * on N MACs; once it has applied and polled a few times, VmRSS (and the peak, VmHWM) from /proc/<pid>/status.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,11 +25,19 @@ function statusKb(pid: number, field: string): number {
   return Number(m[1]);
 }
 
+function appliedGeneration(stateFile: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(stateFile, 'utf8')) as { generation?: number }).generation;
+  } catch {
+    return undefined; // not written yet, or being replaced
+  }
+}
+
 export interface SteadyRss {
   /** After the first sync and `polls` no-change polls. */
   rssMb: number;
   hwmMb: number;
-  /** Then `changes` applied changes (the churn case's 100 files, back and forth), VmRSS after each: the largest. */
+  /** Then `changes` applied changes (the churn case's 100 files, back and forth): the highest VmRSS sampled. */
   churnRssMaxMb: number;
   polls: number;
   waitedMs: number;
@@ -68,16 +76,25 @@ export async function steadyStateRss(bundle: string, root: string, n: number, po
     await sleep(polls * pollSeconds * 1000 + 200);
     const rssMb = statusKb(child.pid!, 'VmRSS') / 1024;
     const hwmMb = statusKb(child.pid!, 'VmHWM') / 1024;
-    // A site whose policy keeps changing: each applied manifest replaces the previous one in memory.
+    // A site whose policy keeps changing: each applied manifest replaces the previous one in memory. VmRSS is read
+    // every 20 ms from the publish until the agent has applied it and a poll interval more has passed, so the
+    // highest sample includes the apply itself (parse, diff, writes) and not only the state after the collection.
     const base = basePolicy(n);
     const churned = churnedPolicy(n);
     let churnRssMaxMb = 0;
     for (let i = 0; i < changes; i++) {
-      await publishPolicy({ store, site: 'bench', policy: i % 2 === 0 ? churned : base, inputs: [], guard: { maxChangeShare: 1, minChangesToGuard: 0 }, force: true, now: new Date() });
-      await sleep(2 * pollSeconds * 1000 + 200);
-      churnRssMaxMb = Math.max(churnRssMaxMb, statusKb(child.pid!, 'VmRSS') / 1024);
+      const r = await publishPolicy({ store, site: 'bench', policy: i % 2 === 0 ? churned : base, inputs: [], guard: { maxChangeShare: 1, minChangesToGuard: 0 }, force: true, now: new Date() });
+      const generation = r.manifest.generation;
+      const t1 = performance.now();
+      let appliedAt: number | undefined;
+      while (appliedAt === undefined || performance.now() - appliedAt < pollSeconds * 1000) {
+        if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+        if (performance.now() - t1 > 30_000) throw new Error(`generation ${generation} not applied after 30 s`);
+        churnRssMaxMb = Math.max(churnRssMaxMb, statusKb(child.pid!, 'VmRSS') / 1024);
+        if (appliedAt === undefined && appliedGeneration(config.stateFile) === generation) appliedAt = performance.now();
+        await sleep(20);
+      }
     }
-    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
     return { rssMb, hwmMb, churnRssMaxMb, polls, waitedMs: performance.now() - t0 };
   } finally {
     child.kill('SIGTERM');

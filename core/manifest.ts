@@ -103,7 +103,11 @@ export function canonicalPolicy(policy: Policy): Policy {
  * copied through the agent's small young generation); the bytes hashed are the same.
  */
 export function policyDigest(policy: Policy): string {
-  const p = isCanonicalLists(policy) ? policy : canonicalPolicy(policy);
+  return canonicalDigest(isCanonicalLists(policy) ? policy : canonicalPolicy(policy));
+}
+
+/** policyDigest of a policy already known to be canonical. */
+function canonicalDigest(p: Policy): string {
   const hash = createHash('sha256');
   hash.update(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`);
   hashMacList(hash, p.allow);
@@ -176,6 +180,7 @@ export function serializeManifest(m: Manifest): Uint8Array {
  * (~10 ms of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
  * zod checks the rest of the document; anything the loop does not accept goes through the schema whole, which
  * names the field and the value. test/core/manifest-fast-path.test.ts checks both paths give the same answers.
+ * What the fast path accepts comes back with its policy frozen (it is then known canonical: see KNOWN_CANONICAL).
  */
 export function validateManifest(doc: unknown, label = 'manifest'): Manifest {
   const lists = canonicalListsOf(doc);
@@ -187,7 +192,10 @@ export function validateManifest(doc: unknown, label = 'manifest'): Manifest {
   const m = envelope.data as Manifest;
   m.policy.allow = lists.allow;
   m.policy.deny = lists.deny;
-  checkDigest(freezeCanonical(m.policy), m.policyDigest, label);
+  // Digest first: a refused document's lists (the caller's own arrays) are not frozen.
+  const digest = canonicalDigest(m.policy);
+  if (digest !== m.policyDigest) return validateManifestWithSchema(doc, label);
+  freezeCanonical(m.policy);
   return m;
 }
 

@@ -39,7 +39,11 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
   const site = parseWith(SiteNameSchema, o.site, '--site');
   const input = await readInput(o, site);
   const source = o.source ?? (input.parsed.introspections ? 'inspector' : input.parsed.nodes ? 'ironic' : undefined);
-  if (!source) throw new InputError('--source', undefined, 'give --nodes (Ironic provision states) or --introspection (ironic-inspector)');
+  if (!source) {
+    throw o.export !== undefined
+      ? new InputError(o.export, 'ports only', 'the export bundle has no nodes and no introspection list: nothing says which nodes are being inspected')
+      : new InputError('--source', undefined, 'give --nodes (Ironic provision states) or --introspection (ironic-inspector)');
+  }
   const settings = parseWith(
     SiteSettingsSchema,
     {

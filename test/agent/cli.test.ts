@@ -28,7 +28,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-describe('agent CLI (single-file bundle)', () => {
+describe('agent CLI (the built bundle)', () => {
   it('the bundle runs --help for agent run, plan and status', async () => {
     for (const sub of ['run', 'plan', 'status']) {
       const r = await cli(['agent', sub, '--help']);

@@ -2,14 +2,15 @@
  * The real agent process (`node dist-bundle agent run`) on real directories: a no-change poll writes and scans
  * nothing, 50 flips write exactly 50 files, and every tampered manifest is refused with the directory untouched.
  */
-import { watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { macFileName } from '../../core/mac.ts';
 import { recordText } from '../../core/hostsdir.ts';
 import { PointerSchema } from '../../core/manifest.ts';
 import { pointerParameter } from '../../store/layout.ts';
 import { AGENT_NODE_FLAGS, LARGE_APPLY_OPERATIONS } from '../../agent/heap.ts';
-import { type Rig, fastTmp, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, snapshot, startAgent } from './support.ts';
+import { type Rig, fastTmp, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, rewriteConfig, snapshot, startAgent } from './support.ts';
 import { sha256 } from '../../core/manifest.ts';
 
 let rig: Rig | undefined;
@@ -164,9 +165,11 @@ describe('agent run: memory after a large apply', () => {
     const agent = await startAgent(['agent', 'run', '--config', rig.configPath], {}, AGENT_NODE_FLAGS);
     const applied = await agent.waitFor(isApplied(1), 60_000);
     expect(applied.writes).toBe(LARGE_APPLY_OPERATIONS + 1);
-    const gc = agent.lines.find((l) => l.msg === 'collected the garbage of a large apply');
+    const gc = await agent.waitFor((l) => l.msg === 'collected the garbage of a large apply', 10_000);
+    console.log(`first sync of ${LARGE_APPLY_OPERATIONS} MACs: heap ${String(gc.heapUsedBeforeMb)} → ${String(gc.heapUsedAfterMb)} MB`);
     expect(gc).toMatchObject({ generation: 1 });
-    expect(gc!.heapUsedAfterMb as number).toBeLessThan(gc!.heapUsedBeforeMb as number);
+    // The first sync's plan and manifest text are garbage by then: measured 16.5–17.3 → 11.1–11.2 MB at 10k MACs.
+    expect((gc.heapUsedBeforeMb as number) - (gc.heapUsedAfterMb as number)).toBeGreaterThanOrEqual(3);
     // A small change afterwards: applied, then collected soon after, off the poll's path (the previous manifest).
     const mark = agent.lines.length;
     await publish(rig.store, policyOf(all.slice(0, 201), all.slice(201)));
@@ -186,5 +189,27 @@ describe('agent run: memory after a large apply', () => {
     await agent.waitFor(isApplied(2), 30_000);
     await new Promise((r) => setTimeout(r, 1500)); // past the deferred collection's delay
     expect(agent.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('collected the garbage'))).toBe(false);
+  });
+});
+
+describe('agent run: a burst that finds drift', () => {
+  it('repairs towards the manifest being applied, not the one before it', async () => {
+    rig = makeRig({}, fastTmp());
+    const all = macs(20);
+    const drifted = join(rig.hostsdir, macFileName(all[7]!));
+    // The reload (SIGHUP) after the burst is when the directory is verified: this one also plants a stale record.
+    rewriteConfig(rig, {
+      service: { mode: 'command', start: 'true', stop: 'true', reload: `printf '%s\\n' '${all[7]}' > '${drifted}'` },
+      apply: { reloadAboveOperations: 5 },
+    });
+    await publish(rig.store, policyOf(all, []));
+    const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
+    await agent.waitFor(isApplied(1));
+    const mark = agent.lines.length;
+    await publish(rig.store, policyOf([], all)); // 20 flips: a burst, then the reload, then the check
+    await agent.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('directory drifted'), 15_000, mark);
+    await agent.waitFor((l) => l.msg === 'applied' && l.generation === 2 && l.reload === true, 15_000, mark);
+    for (const m of all) expect(readFileSync(join(rig.hostsdir, macFileName(m)), 'utf8')).toBe(recordText(m, 'deny'));
+    expect(agent.lines.slice(mark).filter((l) => l.msg === 'applied').map((l) => l.generation)).toEqual([2, 2]);
   });
 });

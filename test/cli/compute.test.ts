@@ -204,6 +204,9 @@ describe('compute --export: the bundle `pxe-filter export --out DIR` writes', ()
     const bundle = bundleOf('dc1', ports, intro, p('export-ok.json'));
     await refused(['--site', 'dc1', '--export', bundle, '--ports', site.ports], 2, ['--export', bundle, 'not both']);
     await refused(['--site', 'dc1'], 2, ['--ports', '--export']);
+    const portsOnly = p('export-ports-only.json');
+    writeFileSync(portsOnly, JSON.stringify(buildBundle('dc1', { ports: [ports] }, new Date(0))));
+    await refused(['--site', 'dc1', '--export', portsOnly], 2, [portsOnly, 'no nodes and no introspection']);
     const other = bundleOf('dc2', ports, intro, p('export-dc2.json'));
     await refused(['--site', 'dc1', '--export', other], 2, [`${other}.site`, '"dc2"']);
     const badPorts = structuredClone(ports) as { ports: { address: string }[] };

@@ -68,11 +68,20 @@ describe('manifest validation fast path agrees with the zod schema', () => {
     let refused = 0;
     fc.assert(
       fc.property(documentArb, (doc) => {
-        const fast = outcome(() => validateManifest(structuredClone(doc)));
+        const input = structuredClone(doc);
+        const fast = outcome(() => validateManifest(input));
         const schema = outcome(() => validateManifestWithSchema(structuredClone(doc)));
         expect(fast).toEqual(schema);
-        if ('ok' in fast) accepted++;
-        else refused++;
+        if ('ok' in fast) {
+          accepted++;
+          // Accepted documents are canonical, so the fast path must be the one that took them (it freezes).
+          expect(Object.isFrozen((fast.ok as Manifest).policy.allow)).toBe(true);
+        } else {
+          refused++;
+          // A refusal leaves the caller's document as it was (nothing frozen).
+          const policy = (input as { policy?: { allow?: unknown } }).policy;
+          if (Array.isArray(policy?.allow)) expect(Object.isFrozen(policy.allow)).toBe(false);
+        }
       }),
       { numRuns: 1500 },
     );
