@@ -2,7 +2,7 @@
 // `dist/pxe-filter-agent.mjs` plus `dist/chunks/`, installed together (docs/agent.md).
 // Split into chunks on purpose: each command and the AWS SDK are loaded only when used (measured with
 // `agent --help`: 73 MB RSS for the same code in one 3.2 MB file, 51 MB split).
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -31,7 +31,7 @@ const result = await build({
 // Only after a successful build: chunks of earlier builds that this entry no longer imports are removed.
 const written = new Set(Object.keys(result.metafile.outputs).map((p) => resolve(p)));
 const chunks = join(outdir, 'chunks');
-for (const name of readdirSync(chunks)) {
+for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
   if (!written.has(resolve(chunks, name))) rmSync(join(chunks, name), { force: true });
 }
 process.stdout.write(`built ${outfile} (+ ${chunks}/)\n`);
