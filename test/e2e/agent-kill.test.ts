@@ -14,10 +14,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { recordText, wildcardText } from '../../core/hostsdir.ts';
 import type { Mac } from '../../core/mac.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { type AgentProcess, LAYOUTS, daemonConfig, expectedNames, killLaunchedAgents, launchAgentDaemon, publishToStore, layoutName, recordIn, visibleNames } from './support/agent.ts';
-import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredCount, readLog, startCount } from './support/dnsmasq.ts';
+import { type AgentProcess, LAYOUTS, daemonConfig, expectedNames, launchAgentDaemon, publishToStore, layoutName, recordIn, visibleNames } from './support/agent.ts';
+import { type DnsmasqRig, createDnsmasqRig, dnsmasqPid, ignoredCount, readLog, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { isAlive, sleep, waitFor } from './support/run.ts';
 
@@ -95,12 +96,7 @@ for (const layout of LAYOUTS) describeE2E(`killing and restarting the agent daem
     prober = await Prober.start(pair);
   });
 
-  afterAll(async () => {
-    await killLaunchedAgents();
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   it('starts: purge, sync, start dnsmasq; answers per the published manifest', async () => {
     const s = await startAgent();

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LAYOUTS, agentOnceOk, layoutName, policy, recordIn, writeManifest } from './support/agent.ts';
 import { CLI } from './support/agent.ts';
-import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount, verdictOf } from './support/dnsmasq.ts';
+import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, dnsmasqPid, ignoredLine, readLog, startCount, verdictOf } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober, udhcpc } from './support/prober.ts';
 import { run, waitFor } from './support/run.ts';
 import type { Policy } from '../../core/policy.ts';
@@ -42,11 +43,7 @@ for (const layout of LAYOUTS) describeE2E(`real dnsmasq driven by the agent (cas
     prober = await Prober.start(pair);
   });
 
-  afterAll(async () => {
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   it('1. an allowed MAC gets an OFFER (and a lease, from busybox udhcpc); a denied one gets nothing and dnsmasq logs "ignored"', async () => {
     const allowed = mac(0x01);

@@ -7,9 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, readLog, serviceCommands } from './support/dnsmasq.ts';
+import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, dnsmasqPid, readLog, serviceCommands } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { isAlive, run, waitFor } from './support/run.ts';
 
@@ -41,11 +42,7 @@ describeE2E('dnsmasq-guard.sh stops dnsmasq when the agent is gone', () => {
     await run('/bin/sh', ['-c', serviceCommands(rig).stop]);
   });
 
-  afterAll(async () => {
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   /** Start dnsmasq the way the agent's start command does, watching a fresh process instead of the agent. */
   async function startGuarded() {

@@ -10,9 +10,10 @@ import { type Layout, LayoutSchema } from '../../core/layout.ts';
 import type { Mac } from '../../core/mac.ts';
 import { shardName, shardOf } from '../../core/sharded.ts';
 import { agentOnceOk, expectedNames, policy, recordIn, visibleNames, writeManifest } from './support/agent.ts';
-import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, readLog, readsOfHostsdir, startCount, verdictOf } from './support/dnsmasq.ts';
+import { type DnsmasqRig, createDnsmasqRig, dnsmasqPid, readLog, readsOfHostsdir, startCount, verdictOf } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { waitFor } from './support/run.ts';
 
@@ -58,11 +59,7 @@ describeE2E('layout migration under a running dnsmasq (per-MAC → sharded → p
     prober = await Prober.start(pair);
   });
 
-  afterAll(async () => {
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   it('switches both ways without a restart; verdicts right after each step; a denied MAC is never offered meanwhile', async () => {
     let allow = macs.filter((_, i) => i % 2 === 0);

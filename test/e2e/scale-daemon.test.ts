@@ -9,10 +9,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LocalStore } from '../../store/local-store.ts';
-import { type AgentProcess, daemonConfig, killLaunchedAgents, launchAgentDaemon, publishToStore } from './support/agent.ts';
-import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, logSize, startCount } from './support/dnsmasq.ts';
+import { type AgentProcess, daemonConfig, launchAgentDaemon, publishToStore } from './support/agent.ts';
+import { type DnsmasqRig, createDnsmasqRig, dnsmasqPid, logSize, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { waitFor } from './support/run.ts';
 import { ALLOW, ALLOW_AFTER_FLIP, DENY, DENY_AFTER_FLIP, TOTAL, expectNoRecordLost, measureFlip } from './support/scale.ts';
@@ -55,12 +56,7 @@ describeE2E('real dnsmasq at scale, agent daemon (case 6)', () => {
     prober = await Prober.start(pair);
   });
 
-  afterAll(async () => {
-    await killLaunchedAgents();
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   it(`a published manifest of ${TOTAL.toLocaleString('en')} MACs reaches a running dnsmasq without losing a record; a change after it is enforced within 1 s`, { timeout: 240_000 }, async () => {
     agent = await launchAgentDaemon(rig, daemonConfig(rig, SITE, join(rig.runDir, 'store')));

@@ -8,9 +8,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentOnceOk, policy, writeManifest } from './support/agent.ts';
-import { type DnsmasqRig, createDnsmasqRig, destroyDnsmasqRig, dnsmasqPid, logSize, startCount } from './support/dnsmasq.ts';
+import { type DnsmasqRig, createDnsmasqRig, dnsmasqPid, logSize, startCount } from './support/dnsmasq.ts';
 import { describeE2E } from './support/describe-e2e.ts';
-import { type NetnsPair, createNetnsPair, destroyNetnsPair } from './support/netns.ts';
+import { tearDownRig } from './support/teardown.ts';
+import { type NetnsPair, createNetnsPair } from './support/netns.ts';
 import { Prober } from './support/prober.ts';
 import { waitFor } from './support/run.ts';
 import { ALLOW, ALLOW_AFTER_FLIP, DENY, DENY_AFTER_FLIP, FLIP_TO_ALLOW, FLIP_TO_DENY, TOTAL, expectNoRecordLost, measureFlip } from './support/scale.ts';
@@ -28,11 +29,7 @@ describeE2E('real dnsmasq at scale, agent once (case 6)', () => {
     prober = await Prober.start(pair);
   });
 
-  afterAll(async () => {
-    await prober?.stop();
-    if (rig) await destroyDnsmasqRig(rig);
-    await destroyNetnsPair(pair);
-  });
+  afterAll(() => tearDownRig({ prober, rig, pair }));
 
   it(`applies ${TOTAL.toLocaleString('en')} MACs to a running dnsmasq without losing a record, then enforces a change within 1 s`, { timeout: 240_000 }, async () => {
     const pid = dnsmasqPid(rig)!;
