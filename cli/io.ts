@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../core/errors.ts';
-import { parseJsonText } from '../core/export-bundle.ts';
+import { decodeJsonBytes } from '../core/json-text.ts';
 import type { ExportDocument } from '../core/ironic-exports.ts';
 import { writeFileAtomic } from '../store/files.ts';
 import { sha256 } from '../core/manifest.ts';
@@ -20,7 +20,7 @@ async function readJsonFileWithDigest(path: string): Promise<{ body: unknown; sh
   } catch (err) {
     throw new InputError(path, (err as NodeJS.ErrnoException).code ?? 'error', 'cannot read file');
   }
-  return { body: parseJsonText(bytes.toString('utf8'), path), sha256: sha256(bytes) };
+  return { body: decodeJsonBytes(bytes, path), sha256: sha256(bytes) };
 }
 
 export async function readDocuments(paths: readonly string[] | undefined): Promise<(ExportDocument & { sha256: string })[] | undefined> {

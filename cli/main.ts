@@ -46,6 +46,10 @@ export function buildProgram(): Command {
       const r = await computeCommand(o);
       const what = r.status === 'unchanged' ? `unchanged: generation ${r.generation} still current, nothing written` : `wrote generation ${r.generation} to ${r.out}`;
       process.stdout.write(`${what} (allow ${r.allow}, deny ${r.deny}, unknown hosts ${r.unknownHosts})\n`);
+      if (r.unusableMacs.count > 0) {
+        const more = r.unusableMacs.count > r.unusableMacs.first.length ? `, … ${r.unusableMacs.count - r.unusableMacs.first.length} more` : '';
+        process.stdout.write(`denied ${r.unusableMacs.count} MACs no NIC can have (multicast, broadcast or all-zero): ${r.unusableMacs.first.join(', ')}${more}\n`);
+      }
     });
 
   registerExportCommand(program);
@@ -107,6 +111,10 @@ export function buildProgram(): Command {
         `  store:     ${r.root}/store (objects/ = S3, parameters/ = SSM)`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
+      for (const refused of r.refusedExports) process.stderr.write(`pxe-filter: warning: export ${refused.kind === 'future' ? 'refused' : 'skipped'}: ${refused.reason}\n`);
+      if (r.stats.unusableMacs > 0) {
+        process.stderr.write(`pxe-filter: warning: denied ${r.stats.unusableMacs} MACs no NIC can have (multicast, broadcast or all-zero): ${r.stats.unusableMacSamples.join(', ')}\n`);
+      }
     });
 
   registerRollback(program);

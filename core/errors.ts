@@ -37,7 +37,8 @@ export function showValue(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // A cycle, or nesting deeper than the stack (JSON.stringify and String both recurse): say what it is instead.
+    text = Array.isArray(value) ? '[array nested too deeply to show]' : typeof value === 'object' && value !== null ? '{object nested too deeply to show}' : typeof value;
   }
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…(${text.length} chars)` : text;
 }

@@ -3,7 +3,6 @@
  * written whole or not at all (a single object put) and a compute never sees half an export.
  */
 import { z } from 'zod';
-import { InputError } from './errors.ts';
 import { type ExportDocument, type Introspection, type Node, type Port, parseIntrospections, parseNodes, parsePorts } from './ironic-exports.ts';
 import { SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
@@ -27,21 +26,17 @@ export interface ParsedExport {
   introspections?: Introspection[];
 }
 
-export function parseExportBundle(body: unknown, label: string): ParsedExport & { site: string } {
+export function parseExportBundle(body: unknown, label: string): ParsedExport & { site: string; createdAt: string } {
   const bundle = parseWith(ExportBundleSchema, body, label);
   const docs = (list: unknown[], field: string): ExportDocument[] => list.map((b, i) => ({ label: `${label}.${field}[${i}]`, body: b }));
   return {
     site: bundle.site,
+    createdAt: bundle.createdAt,
     ports: parsePorts(docs(bundle.ports, 'ports')),
     ...(bundle.nodes ? { nodes: parseNodes(docs(bundle.nodes, 'nodes')) } : {}),
     ...(bundle.introspection ? { introspections: parseIntrospections(docs(bundle.introspection, 'introspection')) } : {}),
   };
 }
 
-export function parseJsonText(text: string, label: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(label, `${text.length} bytes`, `not valid JSON (${(err as Error).message})`);
-  }
-}
+/** The strict JSON reader (core/json-text.ts), re-exported where callers have always found it. */
+export { parseJsonText } from './json-text.ts';

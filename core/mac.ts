@@ -33,6 +33,17 @@ export function parseMac(input: unknown, field = 'mac'): Mac {
   return mac;
 }
 
+const ODD_HEX: ReadonlySet<string> = new Set('13579bdf');
+
+/**
+ * A MAC no NIC has as its own address: multicast (the I/G bit, lowest bit of the first octet — broadcast
+ * ff:ff:ff:ff:ff:ff is one) or all-zero. A port with one is a data-entry error or a spoofing attempt; DHCP clients
+ * send their own unicast address, so allowing it could only ever serve an impostor.
+ */
+export function isUnusableMac(mac: Mac): boolean {
+  return ODD_HEX.has(mac[1]!) || mac === '00:00:00:00:00:00';
+}
+
 export function isCanonicalMac(input: string): input is Mac {
   return CANONICAL.test(input);
 }

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
-import { type Mac, sortMacs } from './mac.ts';
+import { type Mac, isUnusableMac, sortMacs } from './mac.ts';
 
 export type Verdict = 'allow' | 'deny';
 
@@ -37,7 +37,14 @@ export interface PolicyStats {
   duplicatePorts: number;
   portsWithoutNode: number;
   nodesInspecting: number;
+  /** Distinct MACs no NIC can have (multicast, broadcast, all-zero): denied whatever their node does. */
+  unusableMacs: number;
+  /** The first few of them, sorted, for the report. */
+  unusableMacSamples: Mac[];
 }
+
+/** How many unusable MACs a report names (the count says the rest). */
+export const UNUSABLE_SAMPLES = 5;
 
 export function assertConsistentSettings(s: { discovery: boolean; denyUnknownMacs: boolean }): void {
   if (s.discovery && s.denyUnknownMacs) {
@@ -72,6 +79,11 @@ export function computePolicy(input: PolicyInput): { policy: Policy; stats: Poli
     if (port.nodeUuid === null) portsWithoutNode++;
     else if (inspecting.has(port.nodeUuid)) allow.add(port.mac);
   }
+  // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
+  // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
+  const unusable: Mac[] = [];
+  for (const mac of all) if (isUnusableMac(mac)) unusable.push(mac);
+  for (const mac of unusable) allow.delete(mac);
   const deny = [...all].filter((mac) => !allow.has(mac));
   // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
   // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
@@ -84,6 +96,8 @@ export function computePolicy(input: PolicyInput): { policy: Policy; stats: Poli
       duplicatePorts: input.ports.length - all.size,
       portsWithoutNode,
       nodesInspecting: inspecting.size,
+      unusableMacs: unusable.length,
+      unusableMacSamples: sortMacs(unusable).slice(0, UNUSABLE_SAMPLES),
     },
   };
 }

@@ -7,7 +7,9 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { EXPORT_SCHEMA, type ExportBundle, parseExportBundle } from '../core/export-bundle.ts';
 import { sha256 } from '../core/manifest.ts';
-import { exportKey, exportsPrefix } from '../store/layout.ts';
+import { exportKey } from '../store/layout.ts';
+import { ConfigError } from '../core/errors.ts';
+import { NoUsableExportError, newestExport } from '../control/newest-export.ts';
 import type { Store } from '../store/store.ts';
 import { writeFileAtomically } from '../cli/io.ts';
 import type { LogFn } from './api-client.ts';
@@ -50,7 +52,7 @@ export async function writeExport(target: ExportTarget, site: string, content: E
   const bytes = new TextEncoder().encode(text);
   const digest = sha256(bytes);
 
-  const latest = await readLatest(target, site, log);
+  const latest = await readLatest(target, site, now, log);
   if (latest && sameContent(latest.body, bundle)) {
     log('export.unchanged', { site, latest: latest.location });
     return { status: 'unchanged', location: latest.location, bytes: bytes.byteLength, sha256: digest };
@@ -79,21 +81,25 @@ interface Latest {
  * The latest export, only to skip writing an identical one. Not being able to read it (an exporter role
  * that may write but not list, a corrupt file) is no reason to withhold a new export: log it and write.
  */
-async function readLatest(target: ExportTarget, site: string, log: LogFn): Promise<Latest | undefined> {
+async function readLatest(target: ExportTarget, site: string, now: Date, log: LogFn): Promise<Latest | undefined> {
   try {
-    return target.kind === 'store' ? await latestInStore(target.store, site) : await latestInDir(target.dir);
+    return target.kind === 'store' ? await latestInStore(target.store, site, now) : await latestInDir(target.dir);
   } catch (err) {
     log('export.latest-unreadable', { site, error: (err as Error).message });
     return undefined;
   }
 }
 
-async function latestInStore(store: Store, site: string): Promise<Latest | undefined> {
-  const objects = await store.listObjects(exportsPrefix(site));
-  const last = objects.at(-1);
-  if (!last) return undefined;
-  const obj = await store.getObject(last.key);
-  return obj ? { location: last.key, body: parseOrUndefined(new TextDecoder().decode(obj.bytes)) } : undefined;
+/** The export the compute would use (control/newest-export.ts: by recorded time, future-dated ones refused). */
+async function latestInStore(store: Store, site: string, now: Date): Promise<Latest | undefined> {
+  try {
+    const { chosen } = await newestExport(store, site, now);
+    return { location: chosen.key, body: parseOrUndefined(new TextDecoder().decode(chosen.bytes)) };
+  } catch (err) {
+    // No export yet, or none usable (all future-dated): the new one is the latest.
+    if (err instanceof ConfigError || err instanceof NoUsableExportError) return undefined;
+    throw err;
+  }
 }
 
 async function latestInDir(dir: string): Promise<Latest | undefined> {

@@ -17,7 +17,7 @@ import { measureAckLag } from '../control/ack-lag.ts';
 import { computeSite } from '../control/compute-site.ts';
 import type { Store } from '../store/store.ts';
 import type { ComputeTrigger } from './events.ts';
-import { parseEvent, reportFailures } from './middleware.ts';
+import { parseEvent, reportFailures, reportRefusedExports } from './middleware.ts';
 import { Metric } from './names.ts';
 
 export interface ComputeDeps {
@@ -40,6 +40,9 @@ export interface ComputeSummary {
   allow: number;
   deny: number;
   agentsBehind: number;
+  /** Exports skipped (future-dated, or unreadable but superseded); each one is logged. */
+  refusedExports: number;
+  unusableMacs: number;
 }
 
 export function makeComputeHandler(deps: ComputeDeps) {
@@ -53,6 +56,7 @@ export function makeComputeHandler(deps: ComputeDeps) {
     logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}), ...(force ? { force } : {}) });
     const at = now();
     const r = await computeSite({ store, site, now: at, force });
+    reportRefusedExports(logger, metrics, r.refusedExports);
     const m = r.published.manifest;
     const lag = await measureAckLag(store, site, new Date(m.createdAt), at, deps.ackGraceMs);
     const durationMs = Math.round(performance.now() - started);
@@ -67,11 +71,22 @@ export function makeComputeHandler(deps: ComputeDeps) {
     metrics.addMetric(Metric.Agents, MetricUnit.Count, lag.agents);
     metrics.addMetric(Metric.AgentsBehind, MetricUnit.Count, lag.behind);
     metrics.addMetric(Metric.DurationMs, MetricUnit.Milliseconds, durationMs);
+    metrics.addMetric(Metric.UnusableMacs, MetricUnit.Count, r.stats.unusableMacs);
+    if (r.stats.unusableMacs > 0) {
+      logger.warn('ports with MACs no NIC can have (multicast, broadcast or all-zero): denied, never allowed', {
+        unusableMacs: r.stats.unusableMacs,
+        first: r.stats.unusableMacSamples,
+        exportKey: r.exportKey,
+      });
+    }
     logger.info(published ? 'published' : 'unchanged', {
       generation: m.generation,
       versionId: r.published.pointer.versionId,
       sha256: r.published.pointer.sha256,
       exportKey: r.exportKey,
+      exportCreatedAt: r.exportCreatedAt,
+      refusedExports: r.refusedExports.length,
+      unusableMacs: r.stats.unusableMacs,
       ports: r.stats.ports,
       nodesInspecting: r.stats.nodesInspecting,
       allow: m.policy.allow.length,
@@ -91,6 +106,8 @@ export function makeComputeHandler(deps: ComputeDeps) {
       allow: m.policy.allow.length,
       deny: m.policy.deny.length,
       agentsBehind: lag.behind,
+      refusedExports: r.refusedExports.length,
+      unusableMacs: r.stats.unusableMacs,
     };
   };
 

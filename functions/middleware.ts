@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
+import { NoUsableExportError, type RefusedExport } from '../control/newest-export.ts';
 import { PreconditionFailedError } from '../store/store.ts';
 import { type ComputeTrigger, parseComputeEvent } from './events.ts';
 import { Metric } from './names.ts';
@@ -36,6 +37,9 @@ export function reportFailures(logger: Logger, metrics: Metrics): MiddlewareObj<
       if (err instanceof GuardError) {
         metrics.addMetric(Metric.GuardRefusals, MetricUnit.Count, 1);
         logger.error('guard refused to publish; the current manifest stays in force', { reason: err.message, ...err.details, durationMs });
+      } else if (err instanceof NoUsableExportError) {
+        reportRefusedExports(logger, metrics, err.refused);
+        logger.error('refused: no usable export; the current manifest stays in force', { error: err.message, durationMs });
       } else if (err instanceof PreconditionFailedError) {
         logger.warn('another compute published first; failing so that the retry computes on top of it', { key: err.key, durationMs });
       } else if (err instanceof InputError) {
@@ -47,4 +51,18 @@ export function reportFailures(logger: Logger, metrics: Metrics): MiddlewareObj<
       }
     },
   };
+}
+
+/**
+ * Each refused export is one error line naming the key and why, and future-dated ones are counted (the
+ * FutureExports alarm): a wrong exporter clock must be seen, not silently skipped.
+ */
+export function reportRefusedExports(logger: Logger, metrics: Metrics, refused: readonly RefusedExport[]): void {
+  const future = refused.filter((r) => r.kind === 'future').length;
+  metrics.addMetric(Metric.FutureExports, MetricUnit.Count, future);
+  for (const r of refused) {
+    const fields = { exportKey: r.key, ...(r.createdAt ? { createdAt: r.createdAt } : {}), reason: r.reason };
+    if (r.kind === 'future') logger.error('export refused: dated in the future', fields);
+    else logger.warn('export skipped: unreadable, and a newer upload is valid', fields);
+  }
 }

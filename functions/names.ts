@@ -15,6 +15,10 @@ export const Metric = {
   /** 1 per successful run (published or unchanged): the heartbeat the "no compute for too long" alarm watches. */
   Computed: 'Computed',
   GuardRefusals: 'GuardRefusals',
+  /** Exports refused because they are dated more than the tolerance in the future (a wrong exporter clock). */
+  FutureExports: 'FutureExports',
+  /** MACs no NIC can have (multicast, broadcast, all-zero) found among the ports: denied, never allowed. */
+  UnusableMacs: 'UnusableMacs',
   Generation: 'Generation',
   Agents: 'Agents',
   AgentsBehind: 'AgentsBehind',

@@ -37,7 +37,7 @@ export class PxeFilterSite extends Construct {
   readonly exporterRole: iam.Role;
   readonly settings: ssm.StringParameter;
   readonly schedule: events.Rule;
-  readonly alarms: Record<'computeErrors' | 'guardRefusals' | 'noCompute' | 'agentsBehind', cloudwatch.Alarm>;
+  readonly alarms: Record<'computeErrors' | 'guardRefusals' | 'futureExports' | 'noCompute' | 'agentsBehind', cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: PxeFilterSiteProps) {
     super(scope, id);
@@ -189,6 +189,16 @@ export class PxeFilterSite extends Construct {
       guardRefusals: alarm('GuardRefusals', {
         alarmDescription: `pxe-filter ${name}: the publish guard refused an export that looks broken; the previous manifest stays in force`,
         metric: metric(Metric.GuardRefusals, 'Sum', Duration.minutes(5)),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      futureExports: alarm('FutureExports', {
+        alarmDescription:
+          `pxe-filter ${name}: an export dated more than 5 minutes in the future was refused (the exporter's clock is wrong, or someone ` +
+          `wrote under exports/${name}/); the newest valid export is used. See the function's logs for the key`,
+        metric: metric(Metric.FutureExports, 'Sum', Duration.minutes(5)),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

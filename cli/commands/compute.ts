@@ -4,6 +4,7 @@ import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-e
 import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest } from '../../core/manifest.ts';
 import { SiteNameSchema, SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
+import { futureDating } from '../../control/newest-export.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { readDocuments, writeFileAtomically } from '../io.ts';
 import { readFile } from 'node:fs/promises';
@@ -32,12 +33,14 @@ export interface ComputeOutcome {
   deny: number;
   unknownHosts: string;
   out: string;
+  /** MACs no NIC can have (multicast, broadcast, all-zero): denied, reported with the first few. */
+  unusableMacs: { count: number; first: string[] };
 }
 
 /** `pxe-filter compute`: exports → manifest file. Everything is validated before the one write. */
 export async function computeCommand(o: ComputeOptions, now = new Date()): Promise<ComputeOutcome> {
   const site = parseWith(SiteNameSchema, o.site, '--site');
-  const input = await readInput(o, site);
+  const input = await readInput(o, site, now);
   const source = o.source ?? (input.parsed.introspections ? 'inspector' : input.parsed.nodes ? 'ironic' : undefined);
   if (!source) {
     throw o.export !== undefined
@@ -55,12 +58,19 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
     },
     'settings',
   );
-  const { policy } = policyFromExport(input.parsed, settings);
+  const { policy, stats } = policyFromExport(input.parsed, settings);
   const previous = o.previous ? parseManifestBytes(await readFile(o.previous).catch(() => {
     throw new InputError('--previous', o.previous, 'cannot read file');
   }), o.previous) : undefined;
   const next = nextManifest(previous, { site, createdAt: now, inputs: input.inputs, policy });
-  const summary = { generation: next.manifest.generation, allow: policy.allow.length, deny: policy.deny.length, unknownHosts: policy.unknownHosts, out: o.out };
+  const summary = {
+    generation: next.manifest.generation,
+    allow: policy.allow.length,
+    deny: policy.deny.length,
+    unknownHosts: policy.unknownHosts,
+    out: o.out,
+    unusableMacs: { count: stats.unusableMacs, first: stats.unusableMacSamples },
+  };
   if (next.status === 'unchanged') return { status: 'unchanged', ...summary };
   guardPolicy(previous?.policy, next.manifest.policy, settings.guard, o.force ?? false);
   await writeFileAtomically(o.out, serializeManifest(next.manifest));
@@ -68,13 +78,15 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
 }
 
 /** The parsed export and the input files' digests: from an export bundle, or from separate document files. */
-async function readInput(o: ComputeOptions, site: string): Promise<{ parsed: ParsedExport; inputs: { key: string; sha256: string }[] }> {
+async function readInput(o: ComputeOptions, site: string, now: Date): Promise<{ parsed: ParsedExport; inputs: { key: string; sha256: string }[] }> {
   const separate = [o.ports, o.nodes, o.introspection].some((l) => l !== undefined && l.length > 0);
   if (o.export !== undefined) {
     if (separate) throw new InputError('--export', o.export, 'give either an export bundle or --ports/--nodes/--introspection files, not both');
     const [doc] = (await readDocuments([o.export]))!;
     const parsed = parseExportBundle(doc!.body, o.export);
     if (parsed.site !== site) throw new InputError(`${o.export}.site`, parsed.site, `is not the site being computed ("${site}")`);
+    const future = futureDating(new Date(parsed.createdAt), undefined, now);
+    if (future) throw new InputError(`${o.export}.createdAt`, parsed.createdAt, future);
     return { parsed, inputs: [{ key: o.export, sha256: doc!.sha256 }] };
   }
   if (!o.ports || o.ports.length === 0) throw new InputError('--ports', undefined, 'give the Ironic port list (--ports FILE) or an export bundle (--export FILE)');

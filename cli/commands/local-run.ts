@@ -3,23 +3,24 @@
  * (only when its content changed), compute and publish, then let the agent pull, verify and apply it to a
  * local hosts directory. No AWS account, no dnsmasq needed.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EXPORT_SCHEMA, parseExportBundle, parseJsonText } from '../../core/export-bundle.ts';
+import { InputError } from '../../core/errors.ts';
 import { isEmptyPlan } from '../../core/hostsdir.ts';
-import { sha256 } from '../../core/manifest.ts';
+import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-exports.ts';
 import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
+import { computeSite } from '../../control/compute-site.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
-import { publishPolicy } from '../../control/publish.ts';
 import { pullManifest } from '../../agent/pull.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
-import { ackKey, exportKey, exportsPrefix, settingsParameter } from '../../store/layout.ts';
+import { writeExport } from '../../exporter/write-export.ts';
+import { ackKey, settingsParameter } from '../../store/layout.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { readJsonFile } from '../io.ts';
-import { existsSync } from 'node:fs';
+import { readDocuments, readJsonFile } from '../io.ts';
 
 export interface LocalRunOptions {
   example: string;
@@ -38,40 +39,30 @@ export async function localRunCommand(o: LocalRunOptions) {
   const settingsPath = join(o.example, 'settings.json');
   const settings = parseWith(SiteSettingsSchema, await readJsonFile(settingsPath), settingsPath);
 
-  // 2. The export, as `pxe-filter export` would upload it: one bundle object, new only when Ironic changed.
-  const docs = async (name: string) => (existsSync(join(o.example, name)) ? [await readJsonFile(join(o.example, name))] : undefined);
-  const [ports, nodes, introspection] = await Promise.all([docs('ports.json'), docs('nodes.json'), docs('introspection.json')]);
-  const content = { ports: ports ?? [], ...(nodes ? { nodes } : {}), ...(introspection ? { introspection } : {}) };
-  const digest = sha256(JSON.stringify(content));
-  const existing = await store.listObjects(exportsPrefix(o.site));
-  const latest = existing.at(-1);
-  const latestObj = latest ? await store.getObject(latest.key) : undefined;
-  const latestDigest = latestObj ? sha256(JSON.stringify(stripMeta(parseJsonText(new TextDecoder().decode(latestObj.bytes), latest!.key)))) : undefined;
-  let exportObjectKey = latest?.key;
-  let exportBytes = latestObj?.bytes;
-  if (latestDigest !== digest) {
-    exportObjectKey = exportKey(o.site, now);
-    exportBytes = new TextEncoder().encode(JSON.stringify({ schema: EXPORT_SCHEMA, site: o.site, createdAt: now.toISOString(), ...content }));
-  }
+  // 2. The Ironic documents, checked against the files they came from, so that a refusal names ports.json and the
+  //    row (not a store key). Bad input is refused here, before anything is stored.
+  const file = (name: string) => join(o.example, name);
+  const given = (name: string) => (existsSync(file(name)) ? [file(name)] : undefined);
+  const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(given('ports.json')), readDocuments(given('nodes.json')), readDocuments(given('introspection.json'))]);
+  if (!portDocs) throw new InputError(file('ports.json'), 'missing', 'the example has no Ironic port list');
+  policyFromExport(
+    { ports: parsePorts(portDocs), ...(nodeDocs ? { nodes: parseNodes(nodeDocs) } : {}), ...(introDocs ? { introspections: parseIntrospections(introDocs) } : {}) },
+    settings,
+  );
 
-  // 3. Compute (what the Lambda does on the S3 event). Bad input is refused here, before anything is stored.
-  const parsed = parseExportBundle(parseJsonText(new TextDecoder().decode(exportBytes!), exportObjectKey!), exportObjectKey!);
-  const { policy, stats } = policyFromExport(parsed, settings);
-  if (latestDigest !== digest) await store.putObject(exportObjectKey!, exportBytes!, { condition: { ifNoneMatch: '*' } });
+  // 3. The export, as `pxe-filter export` uploads it (the same writer): one bundle object, new only when Ironic changed.
+  const bodies = (docs: { body: unknown }[] | undefined) => docs?.map((d) => d.body);
+  const content = { ports: bodies(portDocs)!, ...(nodeDocs ? { nodes: bodies(nodeDocs)! } : {}), ...(introDocs ? { introspection: bodies(introDocs)! } : {}) };
+  const written = await writeExport({ kind: 'store', store }, o.site, content, now, () => undefined);
   // Written only when it differs: a re-run with nothing new must not write a single file.
   const settingsValue = JSON.stringify(settings);
   if ((await store.getParameter(settingsParameter(o.site))) !== settingsValue) await store.putParameter(settingsParameter(o.site), settingsValue);
-  const published = await publishPolicy({
-    store,
-    site: o.site,
-    policy,
-    inputs: [{ key: exportObjectKey!, sha256: sha256(exportBytes!) }],
-    guard: settings.guard,
-    force: false,
-    now,
-  });
 
-  // 4. The agent: pointer → exact version → verify → diff → write only what changed → ack.
+  // 4. Compute and publish: what the Lambda does on the S3 event, the same control/ code.
+  const computed = await computeSite({ store, site: o.site, now });
+  const { published, stats } = computed;
+
+  // 5. The agent: pointer → exact version → verify → diff → write only what changed → ack.
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
   const pulled = await pullManifest(store, o.site, applied?.generation);
@@ -97,11 +88,5 @@ export async function localRunCommand(o: LocalRunOptions) {
   // The ack records a change of applied state; a re-run that changed nothing leaves the last ack standing.
   if (!nothingNew) await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
 
-  return { root, hostsdir, store: store.description, exportKey: exportObjectKey!, exportIsNew: latestDigest !== digest, published, stats, sync };
-}
-
-function stripMeta(doc: unknown): unknown {
-  if (typeof doc !== 'object' || doc === null) return doc;
-  const { schema: _s, site: _site, createdAt: _c, ...rest } = doc as Record<string, unknown>;
-  return rest;
+  return { root, hostsdir, store: store.description, exportKey: computed.exportKey, exportIsNew: written.status === 'written', refusedExports: computed.refusedExports, published, stats, sync };
 }

@@ -7,6 +7,8 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, type FileSnapshot, runCli, snapshotDir, spawnCli, tempDir } from '../support/cli.ts';
+import { exportKey } from '../../store/layout.ts';
+import { LocalStore } from '../../store/local-store.ts';
 
 interface NodesDoc {
   nodes: { uuid: string; provision_state: string; inspect_interface: string }[];
@@ -105,11 +107,59 @@ describe('local run (npm start) on a copy of examples/dc1', () => {
       expect(r.code).toBe(2);
       const lines = r.stderr.split('\n').filter(Boolean);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain('ports[3].address');
+      // Against the file the user edited, not an internal store key (issue 14).
+      expect(lines[0]).toMatch(new RegExp(`^pxe-filter: ${portsPath.replaceAll('/', '\\/')}\\.ports\\[3\\]\\.address: `));
       expect(lines[0]).toContain('zz:54:00:00:00:03');
+      expect(lines[0]).not.toContain('exports/');
       expect(changedFiles(before, snapshotDir(dir))).toEqual([]);
     } finally {
       writeFileSync(portsPath, original);
+    }
+  });
+
+  it('invalid JSON in nodes.json: exit 2 naming the file, the line and the column; nothing changes', async () => {
+    const nodesPath = join(example, 'nodes.json');
+    const original = readFileSync(nodesPath, 'utf8');
+    // A trailing comma on line 3, as a hand edit leaves it.
+    writeFileSync(nodesPath, '{\n  "nodes": [\n    {"uuid": "x"},\n  ]\n}\n');
+    const before = snapshotDir(dir);
+    try {
+      const r = await runCli(args());
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(new RegExp(`^pxe-filter: ${nodesPath.replaceAll('/', '\\/')}: not valid JSON at line 4 column 3 `))]);
+      expect(changedFiles(before, snapshotDir(dir))).toEqual([]);
+    } finally {
+      writeFileSync(nodesPath, original);
+    }
+  });
+
+  it('a future-dated export in the store (key and createdAt 2099) does not pin the policy: refused with a warning, the example wins', async () => {
+    const store = new LocalStore(join(dir, 'store'));
+    const current = (await store.listObjects('exports/dc1/')).at(-1)!;
+    const doc = JSON.parse(new TextDecoder().decode((await store.getObject(current.key))!.bytes)) as { createdAt: string; nodes: NodesDoc[] };
+    // Someone's export with a clock in 2099 that also sets one more node inspecting: it must not be used.
+    doc.createdAt = '2099-01-01T00:00:00.000Z';
+    const node = doc.nodes[0]!.nodes.find((n) => n.provision_state === 'manageable')!;
+    node.provision_state = 'inspect wait';
+    await store.putObject(exportKey('dc1', new Date('2099-01-01T00:00:00Z')), new TextEncoder().encode(JSON.stringify(doc)));
+
+    const nodesPath = join(example, 'nodes.json');
+    const original = readFileSync(nodesPath, 'utf8');
+    const nodes = JSON.parse(original) as NodesDoc;
+    nodes.nodes.find((n) => n.provision_state === 'inspect wait')!.provision_state = 'manageable';
+    writeFileSync(nodesPath, JSON.stringify(nodes, null, 1));
+    try {
+      const r = await runCli(args());
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('published generation 3');
+      expect(r.stdout).toMatch(/export: {4}exports\/dc1\/20\d\d-.*\(new\)/);
+      expect(r.stdout).not.toContain('2099');
+      expect(r.stderr).toMatch(/^pxe-filter: warning: export refused: exports\/dc1\/2099-01-01T000000-000Z\.json: createdAt 2099-01-01T00:00:00\.000Z is more than 5 minutes after /);
+      const m = await store.getObject('manifests/dc1/manifest.json');
+      const inputs = (JSON.parse(new TextDecoder().decode(m!.bytes)) as { source: { inputs: { key: string }[] } }).source.inputs;
+      expect(inputs[0]!.key).not.toContain('2099');
+    } finally {
+      writeFileSync(nodesPath, original);
     }
   });
 });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/errors.ts';
-import { computeSite, latestExportKey } from '../../control/compute-site.ts';
+import { computeSite } from '../../control/compute-site.ts';
+import { newestExport } from '../../control/newest-export.ts';
 import { exportKey, settingsParameter } from '../../store/layout.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { exportBundle } from '../support/exports.ts';
@@ -19,12 +20,12 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('computeSite on the local store (the same code path as the Lambda)', () => {
-  it('uses the newest export by key, ignoring nested keys and non-JSON objects', async () => {
-    await store.putObject(exportKey('dc1', new Date('2026-11-25T20:00:00Z')), enc(exportBundle('dc1', { macs: 5, inspecting: [1] })));
-    await store.putObject(exportKey('dc1', new Date('2026-11-25T21:00:00Z')), enc(exportBundle('dc1', { macs: 5, inspecting: [2] })));
+  it('uses the newest export, ignoring nested keys and non-JSON objects', async () => {
+    await store.putObject(exportKey('dc1', new Date('2026-11-25T20:00:00Z')), enc(exportBundle('dc1', { macs: 5, inspecting: [1], createdAt: '2026-11-25T20:00:00.000Z' })));
+    await store.putObject(exportKey('dc1', new Date('2026-11-25T21:00:00Z')), enc(exportBundle('dc1', { macs: 5, inspecting: [2], createdAt: '2026-11-25T21:00:00.000Z' })));
     await store.putObject('exports/dc1/zz/nested.json', enc({}));
     await store.putObject('exports/dc1/zzz.txt', enc({}));
-    expect(await latestExportKey(store, 'dc1')).toBe('exports/dc1/2026-11-25T210000-000Z.json');
+    expect((await newestExport(store, 'dc1', new Date('2026-11-25T21:01:00Z'))).chosen.key).toBe('exports/dc1/2026-11-25T210000-000Z.json');
     const r = await computeSite({ store, site: 'dc1', now: new Date('2026-11-25T21:01:00Z') });
     expect(r.published.status).toBe('published');
     expect(r.published.manifest.policy.allow).toEqual(['52:54:00:00:00:02']);

@@ -108,12 +108,36 @@ describe('compute handler', () => {
     const old = uploadExport(exportBundle(SITE, { macs: 10, inspecting: [3] }));
     const h = handler();
     await h(s3Event(old), context);
-    uploadExport(exportBundle(SITE, { macs: 10, inspecting: [4] }), new Date(clock + 3_600_000));
+    uploadExport(exportBundle(SITE, { macs: 10, inspecting: [4], createdAt: new Date(clock + 60_000).toISOString() }), new Date(clock + 3_600_000));
     const r = await h(s3Event(old), context); // a late, out-of-order notification
     expect(r).toMatchObject({ status: 'published', generation: 2 });
     const m = parseManifestBytes(manifestVersions().at(-1)!.bytes);
     expect(m.policy.allow).toEqual(['52:54:00:00:00:04']);
     expect(pointer().generation).toBe(2);
+  });
+
+  it('a future-dated key (2099), then a correct export: the correct one wins; the refusal is logged and counted (FutureExports)', async () => {
+    const h = handler();
+    const bad = uploadExport(exportBundle(SITE, { macs: 10, inspecting: [3], createdAt: '2099-01-01T00:00:00.000Z' }), new Date('2099-01-01T00:00:00Z'));
+    // Alone it is no usable export: the invocation fails (ComputeErrors), nothing is published, the refusal is counted.
+    const err = await h(s3Event(bad), context).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/no usable export: 1 refused .*createdAt 2099-01-01T00:00:00.000Z is more than 5 minutes after/);
+    expect(fake.parameters.has(pointerParameter(SITE))).toBe(false);
+    expect(metricValue('FutureExports')).toEqual([1]);
+    expect(logs().filter((l) => l.level === 'ERROR').map((l) => l.message)).toEqual(['export refused: dated in the future', expect.stringMatching(/no usable export/)]);
+
+    // The correct export, uploaded after it, wins (the key "2099…" still sorts last).
+    const good = uploadExport(exportBundle(SITE, { macs: 10, inspecting: [4], createdAt: new Date(clock).toISOString() }));
+    const r = await h(s3Event(good), context);
+    expect(r).toMatchObject({ status: 'published', generation: 1, exportKey: good, refusedExports: 1 });
+    expect(parseManifestBytes(manifestVersions().at(-1)!.bytes).policy.allow).toEqual(['52:54:00:00:00:04']);
+    expect(metricValue('FutureExports')).toEqual([1, 1]);
+    expect(logs().filter((l) => l.message === 'export refused: dated in the future').at(-1)).toMatchObject({ exportKey: bad, createdAt: '2099-01-01T00:00:00.000Z', site: SITE });
+
+    // Next change: generation 2 from the newest correct export; nothing is pinned.
+    const next = uploadExport(exportBundle(SITE, { macs: 10, inspecting: [5], createdAt: new Date(clock).toISOString() }));
+    expect(await h(s3Event(next), context)).toMatchObject({ status: 'published', generation: 2, exportKey: next });
   });
 
   it('guard refusal: nothing published, the error surfaces with the numbers, GuardRefusals is emitted', async () => {

@@ -224,7 +224,7 @@ describe('CDK stack: least privilege per site', () => {
 
 describe('CDK stack: alarms', () => {
   const topic = () => ({ Ref: logicalId('AWS::SNS::Topic', 'Alarms') });
-  it('per site: compute errors, guard refusals, no compute for too long, agents behind — all to the alarm topic', () => {
+  it('per site: compute errors, guard refusals, future-dated exports, no compute for too long, agents behind — all to the alarm topic', () => {
     for (const site of ['dc1', 'dc2']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'Errors',
@@ -242,6 +242,7 @@ describe('CDK stack: alarms', () => {
           ...more,
         });
       custom('GuardRefusals', { Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      custom('FutureExports', { Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', Period: 300 });
       custom('Computed', { Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', Period: site === 'dc1' ? 1800 : 2700 });
       custom('AgentsBehind', { Statistic: 'Maximum', Threshold: 1, EvaluationPeriods: 2 });
     }
