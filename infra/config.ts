@@ -26,6 +26,18 @@ export const SiteConfigSchema = z.strictObject({
   /** Who may assume this site's agent / exporter roles (IAM principal ARNs); default: this account's root (delegated by IAM). */
   agentPrincipalArns: z.array(z.string().startsWith('arn:')).default([]),
   exporterPrincipalArns: z.array(z.string().startsWith('arn:')).default([]),
+  /**
+   * IAM Roles Anywhere trust anchors whose certificates may take the agent role (the role then trusts
+   * rolesanywhere.amazonaws.com for these anchors only, with sts:TagSession so the certificate's subject becomes
+   * session tags).
+   */
+  agentTrustAnchorArns: z.array(z.string().regex(/^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[0-9a-f-]+$/, 'an IAM Roles Anywhere trust anchor ARN')).default([]),
+  /**
+   * The session tag that carries each agent's host name, e.g. "x509Subject/CN" (the certificate's CN, as IAM Roles
+   * Anywhere sets it). When given, an agent may write only `acks/<site>/<that tag's value>.json`: no agent can
+   * overwrite another host's ack to hide it from the AgentsBehind alarm. The agent's `host` must equal the tag value.
+   */
+  agentAckIdentityTag: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{1,128}$/, 'a session tag key (letters, digits and _ . : / = + @ -)').optional(),
 });
 export type SiteConfig = z.output<typeof SiteConfigSchema>;
 

@@ -137,15 +137,30 @@ export class PxeFilterSite extends Construct {
       statements: [
         new iam.PolicyStatement({ sid: 'ReadPointer', actions: ['ssm:GetParameter'], resources: [parameterArn(pointerParameter(name))] }),
         new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [objects(manifestsPrefix)] }),
-        new iam.PolicyStatement({ sid: 'WriteAcks', actions: ['s3:PutObject'], resources: [objects(acksPrefix(name))] }),
+        // With an identity tag, each agent reaches its own ack only: the key is filled in by IAM from the session
+        // (a session without the tag matches nothing), so one host cannot overwrite another's and hide it.
+        site.agentAckIdentityTag
+          ? new iam.PolicyStatement({ sid: 'WriteOwnAck', actions: ['s3:PutObject'], resources: [bucket.arnForObjects(`${acksPrefix(name)}\${aws:PrincipalTag/${site.agentAckIdentityTag}}.json`)] })
+          : new iam.PolicyStatement({ sid: 'WriteAcks', actions: ['s3:PutObject'], resources: [objects(acksPrefix(name))] }),
       ],
     });
     this.agentRole = new iam.Role(this, 'AgentRole', {
       description: `pxe-filter agents of site ${name}`,
-      assumedBy: principals(site.agentPrincipalArns),
+      assumedBy: site.agentTrustAnchorArns.length > 0 && site.agentPrincipalArns.length === 0 ? rolesAnywhere(site.agentTrustAnchorArns) : principals(site.agentPrincipalArns),
       managedPolicies: [this.agentPolicy],
       maxSessionDuration: Duration.hours(1),
     });
+    if (site.agentTrustAnchorArns.length > 0) {
+      // IAM Roles Anywhere's documented trust: it tags the session with the certificate's subject (TagSession) and
+      // sets a source identity; only for this site's trust anchors.
+      this.agentRole.assumeRolePolicy!.addStatements(
+        new iam.PolicyStatement({
+          actions: [...(site.agentPrincipalArns.length > 0 ? ['sts:AssumeRole'] : []), 'sts:TagSession', 'sts:SetSourceIdentity'],
+          principals: [new iam.ServicePrincipal('rolesanywhere.amazonaws.com')],
+          conditions: { ArnEquals: { 'aws:SourceArn': site.agentTrustAnchorArns } },
+        }),
+      );
+    }
 
     // The exporter (pxe-filter export, next to Ironic): put this site's exports, and read them back only to skip an
     // export identical to the latest (exporter/write-export.ts), so an unchanged Ironic triggers no compute.
@@ -232,7 +247,7 @@ export class PxeFilterSite extends Construct {
       });
     wildcard(role, exportsPrefix(name), `The compute of site ${name}`);
     wildcard(this.agentPolicy, manifestsPrefix, `The agents of site ${name}`);
-    wildcard(this.agentPolicy, acksPrefix(name), `The agents of site ${name}`);
+    if (!site.agentAckIdentityTag) wildcard(this.agentPolicy, acksPrefix(name), `The agents of site ${name}`);
     wildcard(exporterPolicy, exportsPrefix(name), `The exporter of site ${name}`);
 
     new CfnOutput(this, 'AgentRoleArn', { value: this.agentRole.roleArn, description: `role for the agents of ${name}` });
@@ -244,4 +259,8 @@ export class PxeFilterSite extends Construct {
 function principals(arns: readonly string[]): iam.IPrincipal {
   if (arns.length === 0) return new iam.AccountRootPrincipal();
   return new iam.CompositePrincipal(...arns.map((a) => new iam.ArnPrincipal(a)));
+}
+
+function rolesAnywhere(trustAnchorArns: readonly string[]): iam.IPrincipal {
+  return new iam.PrincipalWithConditions(new iam.ServicePrincipal('rolesanywhere.amazonaws.com'), { ArnEquals: { 'aws:SourceArn': [...trustAnchorArns] } });
 }

@@ -28,6 +28,23 @@ describe('computePolicy', () => {
         }
   });
 
+  it('MACs no NIC can have (multicast incl. broadcast, all-zero) are denied while their node is inspected, and counted', () => {
+    const odd = ['ff:ff:ff:ff:ff:ff', '00:00:00:00:00:00', '01:00:5e:7f:ff:fa', '33:33:ff:00:00:01'] as Mac[];
+    const { policy, stats } = computePolicy({
+      ports: [...odd, m(1), m(1)].map((mac) => ({ mac, nodeUuid: 'a' })),
+      source: inspector(['a']),
+      discovery: false,
+      denyUnknownMacs: false,
+    });
+    expect(policy.allow).toEqual([m(1)]);
+    expect(policy.deny).toEqual([...odd].sort());
+    expect(stats).toMatchObject({ unusableMacs: 4, unusableMacSamples: [...odd].sort() });
+    // Locally administered unicast (02:…) is a real NIC's (VMs use it): allowed.
+    expect(computePolicy({ ports: [{ mac: '02:00:00:00:00:01' as Mac, nodeUuid: 'a' }], source: inspector(['a']), discovery: false, denyUnknownMacs: false }).policy.allow).toEqual([
+      '02:00:00:00:00:01',
+    ]);
+  });
+
   it('an inspecting node without ports still opens unknown hosts (it can only be found by its DHCP request)', () => {
     expect(computePolicy({ ports: [{ mac: m(1), nodeUuid: 'a' }], source: inspector(['portless']), discovery: false, denyUnknownMacs: false }).policy.unknownHosts).toBe('allow');
   });

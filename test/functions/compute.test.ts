@@ -140,6 +140,21 @@ describe('compute handler', () => {
     expect(await h(s3Event(next), context)).toMatchObject({ status: 'published', generation: 2, exportKey: next });
   });
 
+  it('ports with MACs no NIC can have: denied, counted (UnusableMacs) and logged with the first few', async () => {
+    const bundle = exportBundle(SITE, { macs: 3, inspecting: [0, 1, 2] });
+    const page = (bundle.ports as { ports: { address: string }[] }[])[0]!;
+    page.ports[0]!.address = 'ff:ff:ff:ff:ff:ff';
+    page.ports[1]!.address = '01:00:5e:00:00:01';
+    const r = await handler()(s3Event(uploadExport(bundle)), context);
+    expect(r).toMatchObject({ status: 'published', allow: 1, deny: 2, unusableMacs: 2 });
+    expect(metricValue('UnusableMacs')).toEqual([2]);
+    expect(logs().find((l) => l.level === 'WARN')).toMatchObject({
+      message: expect.stringMatching(/no NIC can have/),
+      unusableMacs: 2,
+      first: ['01:00:5e:00:00:01', 'ff:ff:ff:ff:ff:ff'],
+    });
+  });
+
   it('guard refusal: nothing published, the error surfaces with the numbers, GuardRefusals is emitted', async () => {
     uploadExport(exportBundle(SITE, { macs: 40 }));
     const h = handler();

@@ -53,12 +53,26 @@ export interface Statement {
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
+/**
+ * A resource pattern with policy variables (`${aws:PrincipalTag/x509Subject/CN}`) filled in from the request
+ * context; a variable the context lacks makes the pattern match nothing, as IAM does.
+ */
+function matchesResource(pattern: string, resource: string, context: Record<string, string>): boolean {
+  let missing = false;
+  const filled = pattern.replace(/\$\{([^}]+)\}/g, (_, key: string) => {
+    const v = context[key];
+    if (v === undefined) missing = true;
+    return v ?? '';
+  });
+  return !missing && glob(filled, resource);
+}
+
 /** Allowed by some Allow statement, ignoring statements with conditions unless `context` satisfies them. */
 export function allows(statements: Statement[], resources: Record<string, { Type: string }>, action: string, resource: string, context: Record<string, string> = {}): boolean {
   return statements.some((s) => {
     if (s.Effect !== 'Allow') return false;
     if (!asArray(s.Action).some((a) => glob(a, action))) return false;
-    if (!asArray(s.Resource).some((r) => glob(resolve(r, resources), resource))) return false;
+    if (!asArray(s.Resource).some((r) => matchesResource(resolve(r, resources), resource, context))) return false;
     for (const [op, kv] of Object.entries(s.Condition ?? {})) {
       if (op !== 'StringLike' && op !== 'StringEquals') return false;
       for (const [key, want] of Object.entries(kv)) {

@@ -215,6 +215,44 @@ describe('CDK stack: least privilege per site', () => {
     expect(may('ssm:PutParameter', param('/pxe-filter/dc2/current'))).toBe(false);
   });
 
+  it('with an identity tag (IAM Roles Anywhere: the certificate CN), each agent may write its own ack only', () => {
+    const tagged = {
+      ...config,
+      sites: [
+        {
+          name: 'dc3',
+          settings: { source: 'ironic' },
+          agentTrustAnchorArns: ['arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/0f0e0d0c-0b0a-4909-8807-060504030201'],
+          agentAckIdentityTag: 'x509Subject/CN',
+        },
+      ],
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'pxe-cdk-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'tagged.json'), JSON.stringify(tagged));
+    const app = new App({ outdir: join(dir, 'out'), context: { ...cdkContext, 'aws:cdk:bundling-stacks': [], config: join(dir, 'tagged.json') } });
+    const { stack } = buildApp(app, { nag: true });
+    const t = Template.fromStack(stack).toJSON() as { Resources: Resources };
+    const roleId = Object.keys(t.Resources).find((k) => t.Resources[k]!.Type === 'AWS::IAM::Role' && k.includes('dc3AgentRole'))!;
+    const a = roleStatements(t as never, roleId);
+    const cn = (host: string) => ({ 'aws:PrincipalTag/x509Subject/CN': host });
+    const may = (resource: string, ctx: Record<string, string>) => allows(a, t.Resources, 's3:PutObject', obj(resource), ctx);
+    expect(may('acks/dc3/pxe-01.json', cn('pxe-01'))).toBe(true);
+    expect(may('acks/dc3/pxe-02.json', cn('pxe-01'))).toBe(false);
+    expect(may('acks/dc3/pxe-01.json', cn('pxe-02'))).toBe(false);
+    expect(may('acks/dc3/pxe-01.json', {})).toBe(false); // a session without the tag writes no ack at all
+    expect(allows(a, t.Resources, 's3:GetObject', obj('manifests/dc3/manifest.json'), cn('pxe-01'))).toBe(true);
+    // Trusted by Roles Anywhere for this trust anchor only, with the session tags it needs.
+    const trust = t.Resources[roleId]!.Properties.AssumeRolePolicyDocument as { Statement: { Action: string | string[]; Principal: unknown; Condition?: unknown }[] };
+    expect(trust.Statement.flatMap((st) => [st.Action].flat()).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    for (const st of trust.Statement) {
+      expect(st.Principal).toEqual({ Service: 'rolesanywhere.amazonaws.com' });
+      expect(st.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': tagged.sites[0]!.agentTrustAnchorArns } });
+    }
+    // cdk-nag runs on this app too: nothing unacknowledged (the ack key has no wildcard left to acknowledge).
+    expect(() => app.synth()).not.toThrow();
+  });
+
   it('roles trust the account by default, or exactly the configured principals', () => {
     const trust = (id: string) => resources[logicalId('AWS::IAM::Role', id)]!.Properties.AssumeRolePolicyDocument;
     expect(JSON.stringify(trust('dc1AgentRole'))).toContain(':root');
