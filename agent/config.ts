@@ -62,6 +62,11 @@ export const AgentConfigSchema = z.strictObject({
   /** `local:/path` (embedded store) or `s3://bucket` (S3 + SSM). */
   store: z.string().regex(/^(local:.+|s3:\/\/.+)$/, 'expected local:<dir> or s3://<bucket>'),
   hostsdir: absolutePath,
+  /**
+   * Accept a hosts directory reached through a symlink, or inside a directory another user can write
+   * (agent/hostsdir-path.ts); the agent then writes to the resolved path.
+   */
+  allowUnsafeHostsdir: z.boolean().default(false),
   stateFile: absolutePath.default('/var/lib/pxe-filter/state.json'),
   /** Operational status for `agent status` (default: status.json next to the state file). */
   statusFile: absolutePath.optional(),
@@ -109,6 +114,7 @@ export interface AgentOverrides {
   host?: string;
   store?: string;
   hostsdir?: string;
+  allowUnsafeHostsdir?: boolean;
   stateFile?: string;
   purge?: boolean;
   pollInterval?: number;
@@ -165,6 +171,7 @@ export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: A
   set('host', flags.host);
   set('store', flags.store);
   set('hostsdir', flags.hostsdir === undefined ? undefined : resolve(flags.hostsdir));
+  set('allowUnsafeHostsdir', flags.allowUnsafeHostsdir);
   set('stateFile', flags.stateFile === undefined ? undefined : resolve(flags.stateFile));
   set('purge', flags.purge);
   set('pollIntervalSeconds', flags.pollInterval);

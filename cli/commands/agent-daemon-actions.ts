@@ -1,12 +1,12 @@
 /** What `agent run|plan|status` do (their flags: agent-daemon.ts). */
-import { stat } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
 import { planSync } from '../../core/layout.ts';
 import { readPointer } from '../../control/publish.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { readDirectory } from '../../agent/hostsdir-io.ts';
-import { acquireLock } from '../../agent/lock.ts';
+import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
+import { acquireHostsdirLock, acquireLock, currentOwner } from '../../agent/lock.ts';
 import { createLogger, errorText } from '../../agent/log.ts';
 import { fetchVerified } from '../../agent/pull.ts';
 import { type AgentReport, readStatusFile } from '../../agent/report.ts';
@@ -15,9 +15,9 @@ import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
 export { loadConfig } from '../../agent/config.ts';
 
-export async function checkHostsdir(config: AgentConfig): Promise<void> {
-  const info = await stat(config.hostsdir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new InputError('hostsdir', config.hostsdir, 'not an existing directory');
+/** The config with its hosts directory resolved to the real path every write and the lock use (or refused). */
+export async function checkHostsdir(config: AgentConfig): Promise<AgentConfig> {
+  return { ...config, hostsdir: await resolveHostsdir(config.hostsdir, { field: 'hostsdir', allowUnsafe: config.allowUnsafeHostsdir }) };
 }
 
 /** Runs the daemon until SIGTERM/SIGINT (resolves) or a fatal error (rejects: exit 1). */
@@ -25,7 +25,13 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, site: config.site, host: config.host });
   const store = await openStore(config.store);
   const service = serviceControl(config.service);
-  const lock = await acquireLock(config.lockFile);
+  // The directory's lock first (any writer: `agent once`, another daemon with another state file), then the
+  // state file's (another daemon on the same state file but another directory).
+  const dirLock = await acquireHostsdirLock(config.hostsdir, 'agent run', new Date());
+  const lock = await acquireLock(config.lockFile, currentOwner('agent run', new Date()), `state file ${config.stateFile}`).catch(async (err: unknown) => {
+    await dirLock.release();
+    throw err;
+  });
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.info({ signal: sig }, 'stopping');
@@ -55,6 +61,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     process.off('uncaughtException', onCrash);
     process.off('unhandledRejection', onCrash);
     await lock.release();
+    await dirLock.release();
   }
 }
 
