@@ -8,6 +8,7 @@ import { readDirectory } from '../../agent/hostsdir-io.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock, acquireLock, currentOwner } from '../../agent/lock.ts';
 import { createLogger, errorText } from '../../agent/log.ts';
+import { daemonHandlers, installProcessHandlers } from '../../agent/process-handlers.ts';
 import { fetchVerified } from '../../agent/pull.ts';
 import { type AgentReport, readStatusFile } from '../../agent/report.ts';
 import { serviceControl } from '../../agent/service.ts';
@@ -33,21 +34,8 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     throw err;
   });
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    log.info({ signal: sig }, 'stopping');
-    controller.abort(new Error(sig));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   const daemon = new AgentDaemon({ config, store, service, log, signal: controller.signal });
-  // A bug that escapes every handler still must not leave dnsmasq serving without its agent.
-  const onCrash = (err: unknown) => {
-    log.fatal({ error: errorText(err) }, 'agent crashed');
-    const stop = config.stopServiceOnExit ? service.stop() : Promise.resolve();
-    void stop.catch(() => undefined).finally(() => process.exit(1));
-  };
-  process.once('uncaughtException', onCrash);
-  process.once('unhandledRejection', onCrash);
+  const exits = installProcessHandlers(daemonHandlers({ daemon, log, abort: (reason) => controller.abort(reason), exit: (code) => process.exit(code) }));
   log.info({ hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
   try {
     await daemon.run();
@@ -56,10 +44,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     log.fatal({ error: errorText(err), stats: daemon.stats }, 'agent failed');
     throw err;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    exits.uninstall();
     await lock.release();
     await dirLock.release();
   }
