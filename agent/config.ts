@@ -18,7 +18,14 @@ const absolutePath = z.string().min(1).refine(isAbsolute, 'must be an absolute p
 
 export const ServiceConfigSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('systemctl'), unit: z.string().regex(/^[A-Za-z0-9:_.@-]+$/, 'not a systemd unit name').default('dnsmasq.service') }),
-  z.strictObject({ mode: z.literal('command'), start: z.string(), stop: z.string(), reload: z.string().default('') }),
+  z.strictObject({
+    mode: z.literal('command'),
+    start: z.string(),
+    stop: z.string(),
+    reload: z.string().default(''),
+    /** Exits 0 while dnsmasq runs (e.g. `pgrep -x dnsmasq`), for `agent status`; empty = cannot tell. */
+    status: z.string().default(''),
+  }),
   z.strictObject({ mode: z.literal('none') }),
 ]);
 
@@ -82,6 +89,8 @@ export const AgentConfigSchema = z.strictObject({
   stopServiceAtStart: z.boolean().default(true),
   stopServiceOnExit: z.boolean().default(true),
   staleAfterSeconds: z.number().min(1).default(300),
+  /** `agent status` is unhealthy when the applied generation is behind the published one for longer than this. */
+  behindAfterSeconds: z.number().min(0).default(300),
   /** Backoff between failed fetches (store unreachable, manifest refused). */
   retryMinSeconds: z.number().min(0.01).default(1),
   retryMaxSeconds: z.number().min(0.01).default(60),

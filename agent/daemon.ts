@@ -18,6 +18,7 @@ import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
 import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
+import { currentOwner } from './lock.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
@@ -120,7 +121,7 @@ export class AgentDaemon {
       await this.deps.service.stop().catch((err: unknown) => this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq'));
       this.serviceRunning = false;
     }
-    await writeStatusFile(this.c.statusFile, this.buildReport()).catch(() => undefined);
+    await this.writeStatus(this.buildReport()).catch(() => undefined);
   }
 
   /** Steps 1-3 of the lifecycle: start-up, first verified manifest, full sync, then dnsmasq. */
@@ -248,7 +249,7 @@ export class AgentDaemon {
         }
       }
       this.noteStaleness();
-      await writeStatusFile(this.c.statusFile, this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      await this.writeStatus(this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
     }
   }
 
@@ -542,10 +543,15 @@ export class AgentDaemon {
     };
   }
 
+  private readonly owner = currentOwner('agent run', new Date());
+  private writeStatus(report: AgentReport): Promise<void> {
+    return writeStatusFile(this.c.statusFile, { ...report, owner: this.owner });
+  }
+
   /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
   private async report(ack: boolean): Promise<void> {
     const report = this.buildReport();
-    await writeStatusFile(this.c.statusFile, report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    await this.writeStatus(report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
     if (!ack) return;
     try {
       await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });
@@ -567,7 +573,7 @@ export class AgentDaemon {
       }
       this.serviceRunning = false;
     }
-    await writeStatusFile(this.c.statusFile, this.buildReport()).catch(() => undefined);
+    await this.writeStatus(this.buildReport()).catch(() => undefined);
   }
 
   private jittered(): number {

@@ -88,7 +88,7 @@ describe('agent run: signals and errors', () => {
     rig = makeRig();
     await publish(rig.store, policyOf(macs(5), []));
     const config = resolveConfig(JSON.parse(readFileSync(rig.configPath, 'utf8')), {}, {});
-    const service = { description: 'fake', start: vi.fn(async () => {}), stop: vi.fn(async () => {}), reload: vi.fn(async () => {}) };
+    const service = { description: 'fake', start: vi.fn(async () => {}), stop: vi.fn(async () => {}), reload: vi.fn(async () => {}), isRunning: async () => true };
     const log = pino({ level: 'silent' });
     const controller = new AbortController();
     const daemon = new AgentDaemon({ config, store: rig.store, service, log, signal: controller.signal });
