@@ -18,7 +18,14 @@ const absolutePath = z.string().min(1).refine(isAbsolute, 'must be an absolute p
 
 export const ServiceConfigSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('systemctl'), unit: z.string().regex(/^[A-Za-z0-9:_.@-]+$/, 'not a systemd unit name').default('dnsmasq.service') }),
-  z.strictObject({ mode: z.literal('command'), start: z.string(), stop: z.string(), reload: z.string().default('') }),
+  z.strictObject({
+    mode: z.literal('command'),
+    start: z.string(),
+    stop: z.string(),
+    reload: z.string().default(''),
+    /** Exits 0 while dnsmasq runs (e.g. `pgrep -x dnsmasq`), for `agent status`; empty = cannot tell. */
+    status: z.string().default(''),
+  }),
   z.strictObject({ mode: z.literal('none') }),
 ]);
 
@@ -62,6 +69,11 @@ export const AgentConfigSchema = z.strictObject({
   /** `local:/path` (embedded store) or `s3://bucket` (S3 + SSM). */
   store: z.string().regex(/^(local:.+|s3:\/\/.+)$/, 'expected local:<dir> or s3://<bucket>'),
   hostsdir: absolutePath,
+  /**
+   * Accept a hosts directory reached through a symlink, or inside a directory another user can write
+   * (agent/hostsdir-path.ts); the agent then writes to the resolved path.
+   */
+  allowUnsafeHostsdir: z.boolean().default(false),
   stateFile: absolutePath.default('/var/lib/pxe-filter/state.json'),
   /** Operational status for `agent status` (default: status.json next to the state file). */
   statusFile: absolutePath.optional(),
@@ -77,6 +89,8 @@ export const AgentConfigSchema = z.strictObject({
   stopServiceAtStart: z.boolean().default(true),
   stopServiceOnExit: z.boolean().default(true),
   staleAfterSeconds: z.number().min(1).default(300),
+  /** `agent status` is unhealthy when the applied generation is behind the published one for longer than this. */
+  behindAfterSeconds: z.number().min(0).default(300),
   /** Backoff between failed fetches (store unreachable, manifest refused). */
   retryMinSeconds: z.number().min(0.01).default(1),
   retryMaxSeconds: z.number().min(0.01).default(60),
@@ -109,6 +123,7 @@ export interface AgentOverrides {
   host?: string;
   store?: string;
   hostsdir?: string;
+  allowUnsafeHostsdir?: boolean;
   stateFile?: string;
   purge?: boolean;
   pollInterval?: number;
@@ -165,6 +180,7 @@ export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: A
   set('host', flags.host);
   set('store', flags.store);
   set('hostsdir', flags.hostsdir === undefined ? undefined : resolve(flags.hostsdir));
+  set('allowUnsafeHostsdir', flags.allowUnsafeHostsdir);
   set('stateFile', flags.stateFile === undefined ? undefined : resolve(flags.stateFile));
   set('purge', flags.purge);
   set('pollIntervalSeconds', flags.pollInterval);

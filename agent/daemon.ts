@@ -4,6 +4,7 @@
  * Fail closed: nothing is written before a manifest is verified; dnsmasq starts only after a full sync and is
  * stopped when the agent stops or dies (the systemd drop-in is the second line of defence).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pRetry from 'p-retry';
@@ -17,6 +18,7 @@ import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
 import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
+import { currentOwner } from './lock.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
@@ -89,10 +91,37 @@ export class AgentDaemon {
       await this.loop();
     } catch (err) {
       if (this.deps.signal.aborted) return;
+      // Recorded before the exit, so `agent status` says why the agent is gone (written by shutDown below).
+      this.setError(`fatal: ${errorText(err)}`, this.applied?.generation ?? null);
       throw err;
     } finally {
       await this.shutDown();
     }
+  }
+
+  /**
+   * A SIGHUP: the configuration is read at start only, so the agent re-reads what it can — the directory, checked
+   * against what it wrote (and repaired) — at once, and keeps running.
+   */
+  requestCheck(): void {
+    this.checkRequested = true;
+    this.wake?.();
+  }
+  private checkRequested = false;
+  private wake: (() => void) | undefined;
+
+  /**
+   * The last resort of an uncaught error: the ready file goes and dnsmasq is stopped (as on every way out), and the
+   * reason is recorded in the status file. Synchronous where it can be: the process exits right after.
+   */
+  async emergencyStop(reason: string): Promise<void> {
+    rmSync(this.c.readyFile, { force: true });
+    this.setError(`fatal: ${reason}`, this.applied?.generation ?? null);
+    if (this.c.stopServiceOnExit) {
+      await this.deps.service.stop().catch((err: unknown) => this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq'));
+      this.serviceRunning = false;
+    }
+    await this.writeStatus(this.buildReport()).catch(() => undefined);
   }
 
   /** Steps 1-3 of the lifecycle: start-up, first verified manifest, full sync, then dnsmasq. */
@@ -195,9 +224,13 @@ export class AgentDaemon {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.deps.signal.aborted) {
-      await this.sleep(failures === 0 ? this.jittered() : this.backoff(failures));
+      if (!this.checkRequested) await this.sleep(failures === 0 ? this.jittered() : this.backoff(failures));
       if (this.deps.signal.aborted) return;
       try {
+        if (this.checkRequested) {
+          this.checkRequested = false;
+          if (this.applied && this.manifest) await this.verifyDirectory('on SIGHUP');
+        }
         await this.poll();
         failures = 0;
       } catch (err) {
@@ -216,7 +249,7 @@ export class AgentDaemon {
         }
       }
       this.noteStaleness();
-      await writeStatusFile(this.c.statusFile, this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      await this.writeStatus(this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
     }
   }
 
@@ -510,10 +543,15 @@ export class AgentDaemon {
     };
   }
 
+  private readonly owner = currentOwner('agent run', new Date());
+  private writeStatus(report: AgentReport): Promise<void> {
+    return writeStatusFile(this.c.statusFile, { ...report, owner: this.owner });
+  }
+
   /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
   private async report(ack: boolean): Promise<void> {
     const report = this.buildReport();
-    await writeStatusFile(this.c.statusFile, report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    await this.writeStatus(report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
     if (!ack) return;
     try {
       await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });
@@ -535,7 +573,7 @@ export class AgentDaemon {
       }
       this.serviceRunning = false;
     }
-    await writeStatusFile(this.c.statusFile, this.buildReport()).catch(() => undefined);
+    await this.writeStatus(this.buildReport()).catch(() => undefined);
   }
 
   private jittered(): number {
@@ -548,16 +586,19 @@ export class AgentDaemon {
     return ms * (0.5 + Math.random() / 2);
   }
 
+  /** Sleep until `ms` passed, the signal aborts, or requestCheck() wakes it. */
   private sleep(ms: number): Promise<void> {
     const signal = this.deps.signal;
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
         signal.removeEventListener('abort', done);
+        this.wake = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
+      this.wake = done;
       signal.addEventListener('abort', done, { once: true });
     });
   }

@@ -9,6 +9,7 @@ import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX, writePhases } from '../core/hostsdir.ts';
+import { isLockEntry } from './lock.ts';
 
 /** Our records are < 32 bytes; a bigger file is not ours and is not read whole. */
 const MAX_RECORD_BYTES = 4096;
@@ -25,6 +26,7 @@ export async function readDirectory(dir: string): Promise<DirectoryState> {
   for (let i = 0; i < entries.length; i++) {
     if (i > 0 && i % 1000 === 0) await new Promise((r) => setImmediate(r));
     const e = entries[i]!;
+    if (isLockEntry(e.name)) continue; // the writer's lock, not a record
     if (!e.isFile()) {
       state.set(e.name, null);
       continue;
@@ -208,6 +210,7 @@ export async function purgeDirectory(dir: string): Promise<{ removed: number; sk
   const skipped: string[] = [];
   let removed = 0;
   await inSlices(entries, 0, entries.length, (e) => {
+    if (isLockEntry(e.name)) return; // held by the very command that purges
     if (e.isDirectory()) {
       skipped.push(e.name);
       return;

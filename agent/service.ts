@@ -13,20 +13,23 @@ export interface ServiceControl {
   stop(): Promise<void>;
   /** Make dnsmasq re-read the whole directory (SIGHUP): drops records of deleted files. */
   reload(): Promise<void>;
+  /** Is dnsmasq running? undefined when this service cannot tell (mode none, no status command). */
+  isRunning(): Promise<boolean | undefined>;
 }
 
 export type ServiceConfig =
   | { mode: 'none' }
   | { mode: 'systemctl'; unit: string }
-  | { mode: 'command'; start: string; stop: string; reload: string };
+  | { mode: 'command'; start: string; stop: string; reload: string; status?: string };
 
 export function serviceControl(config: ServiceConfig): ServiceControl {
   switch (config.mode) {
     case 'none':
-      return { description: 'none', start: async () => {}, stop: async () => {}, reload: async () => {} };
+      return { description: 'none', start: async () => {}, stop: async () => {}, reload: async () => {}, isRunning: async () => undefined };
     case 'systemctl': {
       const ctl = (verb: string) => () => runOneLine(verb, 'systemctl', [verb, config.unit], `systemctl ${verb} ${config.unit}`);
-      return { description: `systemctl (${config.unit})`, start: ctl('start'), stop: ctl('stop'), reload: ctl('reload') };
+      const isRunning = () => succeeds('systemctl', ['is-active', '--quiet', config.unit]);
+      return { description: `systemctl (${config.unit})`, start: ctl('start'), stop: ctl('stop'), reload: ctl('reload'), isRunning };
     }
     case 'command': {
       // Like the reference's _execute(): an empty command is a no-op; a non-zero exit is an error.
@@ -34,7 +37,9 @@ export function serviceControl(config: ServiceConfig): ServiceControl {
         if (cmd.trim() === '') return;
         await runOneLine(verb, '/bin/sh', ['-c', cmd], cmd);
       };
-      return { description: 'shell commands', start: sh('start', config.start), stop: sh('stop', config.stop), reload: sh('reload', config.reload) };
+      const status = config.status ?? '';
+      const isRunning = async () => (status.trim() === '' ? undefined : succeeds('/bin/sh', ['-c', status]));
+      return { description: 'shell commands', start: sh('start', config.start), stop: sh('stop', config.stop), reload: sh('reload', config.reload), isRunning };
     }
   }
 }
@@ -48,5 +53,15 @@ async function runOneLine(verb: string, file: string, args: string[], shown: str
     const why = e.signal ? `killed by ${e.signal}` : typeof e.code === 'number' ? `exit ${e.code}` : String(e.code ?? 'error');
     const said = (e.stderr ?? '').trim().split('\n')[0];
     throw new Error(`${verb} command failed (${why}): ${shown}${said ? `: ${said}` : ''}`, { cause: err });
+  }
+}
+
+/** Exit status 0? (a status probe: `systemctl is-active`, or the configured status command) */
+async function succeeds(file: string, args: string[]): Promise<boolean> {
+  try {
+    await run(file, args, { timeout: 60_000 });
+    return true;
+  } catch {
+    return false;
   }
 }

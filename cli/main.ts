@@ -60,6 +60,7 @@ export function buildProgram(): Command {
     .description('apply one manifest file to a hosts directory, then start dnsmasq')
     .requiredOption('--manifest <file>', 'manifest file (from `compute`)')
     .requiredOption('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory')
+    .option('--allow-unsafe-hostsdir', 'accept a hosts directory reached through a symlink or writable by another user')
     .option('--no-purge', 'keep the existing files (default: remove every entry first, as at agent start-up)')
     .option('--compact', 'delete files of MACs Ironic no longer knows and reload dnsmasq (instead of rewriting them)')
     .addOption(layoutOption().default('per-mac' as const))
@@ -79,7 +80,7 @@ export function buildProgram(): Command {
       if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
       const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
       const { agentOnceCommand } = await import('./commands/agent-once.ts');
-      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, purge: o.purge, compact: o.compact ?? false, layout, service });
+      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, purge: o.purge, compact: o.compact ?? false, layout, service });
       const p = r.result.plan;
       process.stdout.write(
         `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${o.hostsdir}: ` +

@@ -1,23 +1,25 @@
 /** What `agent run|plan|status` do (their flags: agent-daemon.ts). */
-import { stat } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
 import { planSync } from '../../core/layout.ts';
 import { readPointer } from '../../control/publish.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { readDirectory } from '../../agent/hostsdir-io.ts';
-import { acquireLock } from '../../agent/lock.ts';
+import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
+import { acquireHostsdirLock, acquireLock, currentOwner } from '../../agent/lock.ts';
 import { createLogger, errorText } from '../../agent/log.ts';
+import { daemonHandlers, installProcessHandlers } from '../../agent/process-handlers.ts';
 import { fetchVerified } from '../../agent/pull.ts';
-import { type AgentReport, readStatusFile } from '../../agent/report.ts';
+import { type StatusFile, readStatusFile } from '../../agent/report.ts';
+import { assessStatus, gatherStatus } from '../../agent/status.ts';
 import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
 export { loadConfig } from '../../agent/config.ts';
 
-export async function checkHostsdir(config: AgentConfig): Promise<void> {
-  const info = await stat(config.hostsdir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new InputError('hostsdir', config.hostsdir, 'not an existing directory');
+/** The config with its hosts directory resolved to the real path every write and the lock use (or refused). */
+export async function checkHostsdir(config: AgentConfig): Promise<AgentConfig> {
+  return { ...config, hostsdir: await resolveHostsdir(config.hostsdir, { field: 'hostsdir', allowUnsafe: config.allowUnsafeHostsdir }) };
 }
 
 /** Runs the daemon until SIGTERM/SIGINT (resolves) or a fatal error (rejects: exit 1). */
@@ -25,23 +27,16 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, site: config.site, host: config.host });
   const store = await openStore(config.store);
   const service = serviceControl(config.service);
-  const lock = await acquireLock(config.lockFile);
+  // The directory's lock first (any writer: `agent once`, another daemon with another state file), then the
+  // state file's (another daemon on the same state file but another directory).
+  const dirLock = await acquireHostsdirLock(config.hostsdir, 'agent run', new Date());
+  const lock = await acquireLock(config.lockFile, currentOwner('agent run', new Date()), `state file ${config.stateFile}`).catch(async (err: unknown) => {
+    await dirLock.release();
+    throw err;
+  });
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    log.info({ signal: sig }, 'stopping');
-    controller.abort(new Error(sig));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   const daemon = new AgentDaemon({ config, store, service, log, signal: controller.signal });
-  // A bug that escapes every handler still must not leave dnsmasq serving without its agent.
-  const onCrash = (err: unknown) => {
-    log.fatal({ error: errorText(err) }, 'agent crashed');
-    const stop = config.stopServiceOnExit ? service.stop() : Promise.resolve();
-    void stop.catch(() => undefined).finally(() => process.exit(1));
-  };
-  process.once('uncaughtException', onCrash);
-  process.once('unhandledRejection', onCrash);
+  const exits = installProcessHandlers(daemonHandlers({ daemon, log, abort: (reason) => controller.abort(reason), exit: (code) => process.exit(code) }));
   log.info({ hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
   try {
     await daemon.run();
@@ -50,11 +45,9 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     log.fatal({ error: errorText(err), stats: daemon.stats }, 'agent failed');
     throw err;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    exits.uninstall();
     await lock.release();
+    await dirLock.release();
   }
 }
 
@@ -91,26 +84,31 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
   return `${lines.join('\n')}\n`;
 }
 
-export async function statusCommand(config: AgentConfig, now: Date): Promise<{ healthy: boolean; problems: string[]; status: AgentReport | null; ageSeconds: number | null; text: string }> {
-  const status = (await readStatusFile(config.statusFile).catch((err: unknown) => {
+export async function statusCommand(config: AgentConfig, now: Date): Promise<{ healthy: boolean; problems: string[]; status: StatusFile | null; ageSeconds: number | null; text: string }> {
+  const status = await readStatusFile(config.statusFile).catch((err: unknown) => {
     throw new InputError('statusFile', config.statusFile, `unreadable (${errorText(err)})`);
-  })) ?? null;
-  const problems: string[] = [];
-  if (!status) problems.push(`no status file at ${config.statusFile} (agent never ran?)`);
-  const age = (iso: string | null | undefined) => (iso ? Math.round((now.getTime() - Date.parse(iso)) / 1000) : null);
-  const ageSeconds = age(status?.appliedAt);
-  const contactAge = age(status?.lastContactAt);
-  const stale = status ? status.stale || contactAge === null || contactAge > config.staleAfterSeconds : true;
-  if (status && status.generation === null) problems.push('no manifest applied yet (dnsmasq kept stopped)');
-  if (status && stale) problems.push(`stale: last contact with the store ${contactAge === null ? 'never' : `${contactAge} s ago`} (limit ${config.staleAfterSeconds} s)`);
-  if (status?.lastError) problems.push(`last error (${status.lastError.at}): ${status.lastError.message}`);
+  });
+  const service = serviceControl(config.service);
+  const facts = await gatherStatus(status, {
+    serviceActive: () => service.isRunning(),
+    published: async () => {
+      const store = await openStore(config.store);
+      const pointer = await readPointer(store, config.site);
+      if (!pointer) return undefined;
+      const version = (await store.listVersions(pointer.key)).find((v) => v.versionId === pointer.versionId);
+      return version ? { generation: pointer.generation, at: version.lastModified } : undefined;
+    },
+  });
+  const a = assessStatus(facts, config, now);
+  const published = facts.published === undefined ? 'none' : 'error' in facts.published ? `unknown (${facts.published.error})` : `generation ${facts.published.generation}`;
+  const running = facts.serviceActive === undefined ? (status?.serviceRunning ? 'running' : 'stopped') + ' (as the agent recorded it)' : facts.serviceActive ? 'running' : 'not running';
   const text = status
     ? [
-        `site ${status.site}, host ${status.host}: generation ${status.generation ?? 'none'} applied ${ageSeconds === null ? 'never' : `${ageSeconds} s ago`}`,
+        `site ${status.site}, host ${status.host}: generation ${status.generation ?? 'none'} applied ${a.ageSeconds === null ? 'never' : `${a.ageSeconds} s ago`}; published: ${published}`,
         `files ${status.counts.files} (allow ${status.counts.allow}, deny ${status.counts.deny}, removed ${status.counts.removed}); last apply ${status.counts.writes} written, ${status.counts.deletes} deleted in ${status.durationMs ?? '-'} ms; reloads ${status.reloads}`,
-        `dnsmasq ${status.serviceRunning ? 'running' : 'stopped'}; last contact ${contactAge === null ? 'never' : `${contactAge} s ago`}; ${stale ? 'STALE' : 'fresh'}`,
-        ...problems.map((p) => `problem: ${p}`),
+        `agent ${status.owner ? `pid ${status.owner.pid} ${facts.ownerAlive ? 'running' : 'gone'}` : 'unknown'}; dnsmasq ${running}; last contact ${a.contactAgeSeconds === null ? 'never' : `${a.contactAgeSeconds} s ago`}; ${a.stale ? 'STALE' : 'fresh'}`,
+        ...a.problems.map((p) => `problem: ${p}`),
       ].join('\n') + '\n'
-    : `${problems.join('\n')}\n`;
-  return { healthy: problems.length === 0, problems, status, ageSeconds, text };
+    : `${a.problems.join('\n')}\n`;
+  return { healthy: a.healthy, problems: a.problems, status: status ?? null, ageSeconds: a.ageSeconds, text };
 }

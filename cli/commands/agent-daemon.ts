@@ -38,6 +38,7 @@ function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C)
     .option('--host <host>', 'this host\'s name in acks (config: host; default: hostname)')
     .option('--store <spec>', 'local:<dir> or s3://<bucket> (config: store; env PXE_FILTER_STORE)')
     .option('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory (config: hostsdir; env PXE_FILTER_HOSTSDIR)')
+    .option('--allow-unsafe-hostsdir', 'accept a hosts directory reached through a symlink or writable by another user (config: allowUnsafeHostsdir)')
     .option('--state-file <file>', 'applied-generation state (config: stateFile; env PXE_FILTER_STATE_FILE)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (config: logLevel)')
     .addOption(layoutOption())
@@ -50,6 +51,7 @@ function overrides(o: CommonFlags): AgentOverrides {
     host: o.host,
     store: o.store,
     hostsdir: o.hostsdir,
+    allowUnsafeHostsdir: o.allowUnsafeHostsdir,
     stateFile: o.stateFile,
     purge: o.purge,
     pollInterval: o.pollInterval,
@@ -70,8 +72,7 @@ export function registerAgentDaemonCommands(agent: Command<[], Record<string, ne
     .option('--unit <unit>', 'systemd unit of dnsmasq (config: service.unit)')
     .action(async (o) => {
       const a = await actions();
-      const config = await a.loadConfig(o.config, process.env, overrides(o));
-      await a.checkHostsdir(config);
+      const config = await a.checkHostsdir(await a.loadConfig(o.config, process.env, overrides(o)));
       await a.runAgent(config);
     });
 
@@ -79,8 +80,7 @@ export function registerAgentDaemonCommands(agent: Command<[], Record<string, ne
     .option('--json', 'print the plan as JSON')
     .action(async (o) => {
       const a = await actions();
-      const config = await a.loadConfig(o.config, process.env, overrides(o));
-      await a.checkHostsdir(config);
+      const config = await a.checkHostsdir(await a.loadConfig(o.config, process.env, overrides(o)));
       process.stdout.write(await a.planCommand(config, o.json ?? false));
     });
 

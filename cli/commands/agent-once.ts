@@ -3,7 +3,8 @@ import { InputError } from '../../core/errors.ts';
 import { parseManifestBytes } from '../../core/manifest.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
-import { stat } from 'node:fs/promises';
+import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
+import { acquireHostsdirLock } from '../../agent/lock.ts';
 import { ApplyConfigSchema } from '../../agent/config.ts';
 import { type Layout, PER_MAC } from '../../core/layout.ts';
 
@@ -12,6 +13,8 @@ const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 export interface AgentOnceOptions {
   manifest: string;
   hostsdir: string;
+  /** Accept a hosts directory reached through a symlink or writable by another user (agent/hostsdir-path.ts). */
+  allowUnsafeHostsdir?: boolean;
   purge: boolean;
   compact?: boolean;
   /** Default per-MAC; another layout's files are migrated (a reload follows when dnsmasq may hold their records). */
@@ -25,11 +28,12 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
     throw new InputError('--manifest', o.manifest, 'cannot read file');
   });
   const manifest = parseManifestBytes(bytes, o.manifest);
-  const info = await stat(o.hostsdir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new InputError('--hostsdir', o.hostsdir, 'not an existing directory');
+  const hostsdir = await resolveHostsdir(o.hostsdir, { field: '--hostsdir', allowUnsafe: o.allowUnsafeHostsdir ?? false });
   const service = serviceControl(o.service);
+  // One writer per directory: a daemon or another `agent once` holding it makes this one exit 1 at once.
+  const lock = await acquireHostsdirLock(hostsdir, 'agent once', new Date());
   try {
-    const result = await syncDirectory(o.hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false, layout: o.layout ?? PER_MAC });
+    const result = await syncDirectory(hostsdir, manifest, { purge: o.purge, compactRemoved: o.compact ?? false, layout: o.layout ?? PER_MAC });
     // Without a purge dnsmasq may be running: records dropped need a SIGHUP, and so does a burst that may have
     // overflowed its inotify queue (lost events are silent) — the same rule as the daemon's.
     const ops = result.plan.writes.length + result.plan.deletes.length;
@@ -41,5 +45,7 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
     // served, so stop dnsmasq; a failing stop command must not hide the original error.
     await service.stop().catch(() => undefined);
     throw err;
+  } finally {
+    await lock.release();
   }
 }

@@ -4,6 +4,7 @@
  * and when the agent dies of a fatal error.
  */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { HOSTSDIR_LOCK_NAME, isLockEntry } from '../../agent/lock.ts';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Rig, rewriteConfig, fastTmp, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, startAgent } from './support.ts';
@@ -37,7 +38,7 @@ function commandService(root: string, hostsdir: string) {
     seen,
     service: {
       mode: 'command',
-      start: `ls -A '${hostsdir}' | wc -l > '${seen}'; setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > '${pidFile}'`,
+      start: `ls -A '${hostsdir}' | grep -vx '${HOSTSDIR_LOCK_NAME}' | wc -l > '${seen}'; setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > '${pidFile}'`,
       stop: `if [ -f '${pidFile}' ]; then kill "$(cat '${pidFile}')" 2>/dev/null; rm -f '${pidFile}'; fi`,
       reload: `kill -HUP "$(cat '${pidFile}')"`,
     },
@@ -68,7 +69,7 @@ describe('agent run: fail closed with a real service process', () => {
     await agent.waitFor((l) => l.msg.startsWith('manifest refused'));
     await sleep(300);
     expect(existsSync(svc.pidFile)).toBe(false);
-    expect(readdirSync(rig.hostsdir)).toEqual([]);
+    expect(readdirSync(rig.hostsdir).filter((n) => !isLockEntry(n))).toEqual([]); // only the agent's lock
 
     await publish(rig.store, policyOf(all.slice(0, 10), all.slice(10)));
     await agent.waitFor((l) => l.msg === 'dnsmasq started after the first full sync');
@@ -136,7 +137,7 @@ describe('agent run: fail closed with a real service process', () => {
     const second = await startAgent(['agent', 'run', '--config', rig.configPath]);
     const r = await second.exited;
     expect(r.code).toBe(1);
-    expect(second.stderr).toMatch(/another agent \(pid \d+\) owns this hosts directory/);
+    expect(second.stderr).toMatch(/hosts directory .* is in use by pid \d+ \(agent run, since /);
     first.kill('SIGKILL');
     await first.exited;
     const third = await startAgent(['agent', 'run', '--config', rig.configPath]);
