@@ -16,6 +16,8 @@ export interface TransportOptions {
   /** First backoff delay; it doubles per attempt (with jitter), capped at 30 s. */
   retryDelayMs: number;
   log: LogFn;
+  /** Applied to every text a service sent back before it goes into a message (see SecretRedactor). */
+  redact?: (text: string) => string;
 }
 
 export interface JsonResponse {
@@ -33,7 +35,7 @@ export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' |
       async () => {
         attempts++;
         const res = await httpRequest(service, { ...req, timeoutMs: t.timeoutMs, ...(t.ca !== undefined ? { ca: t.ca } : {}) });
-        if (res.status < 200 || res.status > 299) throw statusError(what, res);
+        if (res.status < 200 || res.status > 299) throw statusError(what, res, t.redact ?? ((x) => x));
         return { status: res.status, headers: res.headers, body: parseBody(what, res) };
       },
       {
@@ -80,9 +82,10 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function statusError(what: string, res: HttpResponse): UpstreamError {
+function statusError(what: string, res: HttpResponse, redact: (text: string) => string): UpstreamError {
   const retryable = res.status >= 500 || res.status === 429;
-  const detail = faultOf(res.text);
+  // Redact before clipping: a clipped echo would otherwise keep a prefix of the secret.
+  const detail = faultOf(redact(res.text));
   const hint =
     res.status === 401 ? ' — the credentials were refused: check the token (--token-file / OS_TOKEN) or the Keystone user' :
     res.status === 403 ? ' — the credentials lack permission for this call' :

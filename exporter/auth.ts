@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type TransportOptions, requestJson } from './api-client.ts';
+import { refuseClearCredentials } from './clear-text.ts';
 import { UpstreamError } from './upstream-error.ts';
 
 export type AuthConfig =
@@ -56,9 +57,10 @@ export async function readSecret(
 }
 
 /** The token to send as X-Auth-Token, or undefined for noauth. */
-export async function obtainToken(auth: AuthConfig, t: TransportOptions): Promise<string | undefined> {
+export async function obtainToken(auth: AuthConfig, t: TransportOptions, allowInsecureHttp = false): Promise<string | undefined> {
   if (auth.type === 'none') return undefined;
   if (auth.type === 'token') return auth.token;
+  refuseClearCredentials(auth.authUrl, '--auth-url', allowInsecureHttp);
   return keystonePasswordToken(auth, t);
 }
 

@@ -6,6 +6,8 @@ import { SiteNameSchema } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import type { LogFn, TransportOptions } from './api-client.ts';
 import { type AuthConfig, obtainToken } from './auth.ts';
+import { refuseClearCredentials } from './clear-text.ts';
+import type { SecretRedactor } from './redact.ts';
 import { collectExport, serviceRoot } from './collect.ts';
 import { type ExportTarget, type WriteOutcome, writeExport } from './write-export.ts';
 
@@ -14,6 +16,10 @@ export interface ExportRunOptions {
   ironicUrl: string;
   inspectorUrl?: string;
   auth: AuthConfig;
+  /** Send credentials to http:// URLs (Keystone, Ironic, inspector) anyway; off unless the operator opts in. */
+  allowInsecureHttp?: boolean;
+  /** Applied to every error text and log field; knows the run's secrets. */
+  redactor?: SecretRedactor;
   ca?: Buffer;
   apiVersion: string;
   pageSize: number;
@@ -36,14 +42,20 @@ export async function runExport(o: ExportRunOptions): Promise<ExportRunOutcome> 
   // Refuse a bad URL before any credential is sent anywhere.
   serviceRoot(o.ironicUrl, '--ironic-url');
   if (o.inspectorUrl !== undefined) serviceRoot(o.inspectorUrl, '--inspector-url');
+  const allowHttp = o.allowInsecureHttp ?? false;
+  if (o.auth.type !== 'none') {
+    refuseClearCredentials(o.ironicUrl, '--ironic-url', allowHttp);
+    if (o.inspectorUrl !== undefined) refuseClearCredentials(o.inspectorUrl, '--inspector-url', allowHttp);
+  }
   const transport: TransportOptions = {
     timeoutMs: o.timeoutMs,
     retries: o.retries,
     retryDelayMs: o.retryDelayMs,
     log: o.log,
+    ...(o.redactor ? { redact: (text: string) => o.redactor!.redact(text) } : {}),
     ...(o.ca !== undefined ? { ca: o.ca } : {}),
   };
-  const token = await obtainToken(o.auth, transport);
+  const token = await obtainToken(o.auth, transport, allowHttp);
   const collected = await collectExport({
     ironicUrl: o.ironicUrl,
     ...(o.inspectorUrl !== undefined ? { inspectorUrl: o.inspectorUrl } : {}),

@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-
 import { InputError } from '../../core/errors.ts';
 import type { LogFn } from '../../exporter/api-client.ts';
 import type { AuthConfig } from '../../exporter/auth.ts';
+import type { SecretRedactor } from '../../exporter/redact.ts';
 import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/defaults.ts';
 import type { ExportTarget } from '../../exporter/write-export.ts';
 
@@ -43,6 +44,7 @@ export function registerExportCommand(program: Command): void {
     .addOption(new Option('--user-domain-name <name>', 'Keystone user domain').env('OS_USER_DOMAIN_NAME').default('Default'))
     .addOption(new Option('--project-name <name>', 'Keystone project to scope the token to').env('OS_PROJECT_NAME'))
     .addOption(new Option('--project-domain-name <name>', 'Keystone project domain').env('OS_PROJECT_DOMAIN_NAME').default('Default'))
+    .option('--allow-insecure-http', 'send credentials (password, token) to http:// URLs too; refused by default, as anyone on the path can read them')
     .addOption(new Option('--cacert <file>', 'PEM CA bundle for https URLs (Ironic, inspector, Keystone)').env('OS_CACERT'))
     .option('--api-version <version>', 'X-OpenStack-Ironic-API-Version to request (>= 1.43)', DEFAULT_IRONIC_API_VERSION)
     .option('--page-size <n>', 'items per page (Ironic limit, inspector limit)', positiveInt('a page size', 1000), 500)
@@ -51,36 +53,68 @@ export function registerExportCommand(program: Command): void {
     .option('--retry-delay <ms>', 'first retry delay in ms (doubles each time, with jitter)', positiveInt('milliseconds', 60_000), 1000)
     .option('--quiet', 'no JSON log lines on stderr')
     .action(async (o) => {
-      if (o.to === undefined && o.out === undefined) throw new InputError('--to/--out', undefined, 'say where the export goes: --to <store> or --out <dir>');
-      if (o.apiVersion !== 'latest' && !/^1\.\d+$/.test(o.apiVersion)) throw new InputError('--api-version', o.apiVersion, 'expected 1.N or latest');
-      const auth = await authFrom(o, process.env);
-      const ca = o.cacert !== undefined ? await readFile(o.cacert).catch((err: NodeJS.ErrnoException) => {
-        throw new InputError('--cacert', o.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
-      }) : undefined;
-      const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
-      const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
-      const r = await runExport({
-        site: o.site,
-        ironicUrl: o.ironicUrl,
-        ...(o.inspectorUrl !== undefined ? { inspectorUrl: o.inspectorUrl } : {}),
-        auth,
-        ...(ca !== undefined ? { ca } : {}),
-        apiVersion: o.apiVersion,
-        pageSize: o.pageSize,
-        timeoutMs: o.timeout * 1000,
-        retries: o.retries,
-        retryDelayMs: o.retryDelay,
-        target,
-        log: o.quiet ? () => {} : await jsonLog(),
-      });
-      const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
-      const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
-      process.stdout.write(
-        r.status === 'written'
-          ? `wrote export ${where} (${counts}, ${r.bytes} bytes, ${r.durationMs} ms)\n`
-          : `unchanged: Ironic says what the latest export ${where} says, nothing written (${counts}, ${r.durationMs} ms)\n`,
-      );
+      const { SecretRedactor } = await import('../../exporter/redact.ts');
+      const redactor = new SecretRedactor();
+      try {
+        await exportAction(o, redactor);
+      } catch (err) {
+        // Whatever failed, and wherever the text came from: no known secret leaves in the message.
+        if (err instanceof Error) err.message = redactor.redact(err.message);
+        throw err;
+      }
     });
+}
+
+type ExportCliOptions = AuthOptions & {
+  site: string;
+  ironicUrl: string;
+  inspectorUrl?: string;
+  to?: string;
+  out?: string;
+  allowInsecureHttp?: boolean;
+  cacert?: string;
+  apiVersion: string;
+  pageSize: number;
+  timeout: number;
+  retries: number;
+  retryDelay: number;
+  quiet?: boolean;
+};
+
+async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Promise<void> {
+  if (o.to === undefined && o.out === undefined) throw new InputError('--to/--out', undefined, 'say where the export goes: --to <store> or --out <dir>');
+  if (o.apiVersion !== 'latest' && !/^1\.\d+$/.test(o.apiVersion)) throw new InputError('--api-version', o.apiVersion, 'expected 1.N or latest');
+  const auth = await authFrom(o, process.env);
+  if (auth.type === 'token') redactor.add(auth.token);
+  if (auth.type === 'password') redactor.add(auth.password);
+  const ca = o.cacert !== undefined ? await readFile(o.cacert).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError('--cacert', o.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
+  }) : undefined;
+  const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
+  const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
+  const r = await runExport({
+    site: o.site,
+    ironicUrl: o.ironicUrl,
+    ...(o.inspectorUrl !== undefined ? { inspectorUrl: o.inspectorUrl } : {}),
+    auth,
+    allowInsecureHttp: o.allowInsecureHttp ?? false,
+    redactor,
+    ...(ca !== undefined ? { ca } : {}),
+    apiVersion: o.apiVersion,
+    pageSize: o.pageSize,
+    timeoutMs: o.timeout * 1000,
+    retries: o.retries,
+    retryDelayMs: o.retryDelay,
+    target,
+    log: o.quiet ? () => {} : await jsonLog(redactor),
+  });
+  const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
+  const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
+  process.stdout.write(
+    r.status === 'written'
+      ? `wrote export ${where} (${counts}, ${r.bytes} bytes, ${r.durationMs} ms)\n`
+      : `unchanged: Ironic says what the latest export ${where} says, nothing written (${counts}, ${r.durationMs} ms)\n`,
+  );
 }
 
 interface AuthOptions {
@@ -123,8 +157,8 @@ export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<
 }
 
 /** One JSON object per line on stderr with stable keys (time, level, event, …); stdout keeps the summary. */
-async function jsonLog(): Promise<LogFn> {
+async function jsonLog(redactor: SecretRedactor): Promise<LogFn> {
   const { default: pino } = await import('pino');
   const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, pino.destination({ fd: 2, sync: true }));
-  return (event, fields) => logger.info(fields, event);
+  return (event, fields) => logger.info(redactor.redactFields(fields), event);
 }
