@@ -10,6 +10,7 @@ export type LogFn = (event: string, fields: Record<string, unknown>) => void;
 
 export interface TransportOptions {
   ca?: string | Buffer;
+  insecure?: boolean;
   timeoutMs: number;
   /** Attempts after the first one. */
   retries: number;
@@ -27,14 +28,14 @@ export interface JsonResponse {
 }
 
 /** Send with retries; return the parsed JSON of a 2xx answer or throw one UpstreamError. */
-export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' | 'timeoutMs'>, t: TransportOptions): Promise<JsonResponse> {
+export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' | 'insecure' | 'timeoutMs'>, t: TransportOptions): Promise<JsonResponse> {
   const what = describe(service, req);
   let attempts = 0;
   try {
     return await pRetry(
       async () => {
         attempts++;
-        const res = await httpRequest(service, { ...req, timeoutMs: t.timeoutMs, ...(t.ca !== undefined ? { ca: t.ca } : {}) });
+        const res = await httpRequest(service, { ...req, timeoutMs: t.timeoutMs, ...(t.ca !== undefined ? { ca: t.ca } : {}), ...(t.insecure ? { insecure: true } : {}) });
         if (res.status < 200 || res.status > 299) throw statusError(what, res, t.redact ?? ((x) => x));
         return { status: res.status, headers: res.headers, body: parseBody(what, res) };
       },
