@@ -8,6 +8,7 @@ import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { layoutOption, registerAgentDaemonCommands, shardCount } from './commands/agent-daemon.ts';
 import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
+import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
@@ -119,6 +120,7 @@ export function buildProgram(): Command {
     });
 
   registerRollback(program);
+  registerMigrateCommand(program);
   return program;
 }
 

@@ -10,12 +10,15 @@ export type LogFn = (event: string, fields: Record<string, unknown>) => void;
 
 export interface TransportOptions {
   ca?: string | Buffer;
+  insecure?: boolean;
   timeoutMs: number;
   /** Attempts after the first one. */
   retries: number;
   /** First backoff delay; it doubles per attempt (with jitter), capped at 30 s. */
   retryDelayMs: number;
   log: LogFn;
+  /** Applied to every text a service sent back before it goes into a message (see SecretRedactor). */
+  redact?: (text: string) => string;
 }
 
 export interface JsonResponse {
@@ -25,15 +28,15 @@ export interface JsonResponse {
 }
 
 /** Send with retries; return the parsed JSON of a 2xx answer or throw one UpstreamError. */
-export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' | 'timeoutMs'>, t: TransportOptions): Promise<JsonResponse> {
+export async function requestJson(service: string, req: Omit<HttpRequest, 'ca' | 'insecure' | 'timeoutMs'>, t: TransportOptions): Promise<JsonResponse> {
   const what = describe(service, req);
   let attempts = 0;
   try {
     return await pRetry(
       async () => {
         attempts++;
-        const res = await httpRequest(service, { ...req, timeoutMs: t.timeoutMs, ...(t.ca !== undefined ? { ca: t.ca } : {}) });
-        if (res.status < 200 || res.status > 299) throw statusError(what, res);
+        const res = await httpRequest(service, { ...req, timeoutMs: t.timeoutMs, ...(t.ca !== undefined ? { ca: t.ca } : {}), ...(t.insecure ? { insecure: true } : {}) });
+        if (res.status < 200 || res.status > 299) throw statusError(what, res, t.redact ?? ((x) => x));
         return { status: res.status, headers: res.headers, body: parseBody(what, res) };
       },
       {
@@ -80,9 +83,10 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function statusError(what: string, res: HttpResponse): UpstreamError {
+function statusError(what: string, res: HttpResponse, redact: (text: string) => string): UpstreamError {
   const retryable = res.status >= 500 || res.status === 429;
-  const detail = faultOf(res.text);
+  // Redact before clipping: a clipped echo would otherwise keep a prefix of the secret.
+  const detail = faultOf(redact(res.text));
   const hint =
     res.status === 401 ? ' — the credentials were refused: check the token (--token-file / OS_TOKEN) or the Keystone user' :
     res.status === 403 ? ' — the credentials lack permission for this call' :

@@ -14,6 +14,8 @@ export interface HttpRequest {
   body?: string;
   /** PEM CA bundle trusted for https URLs instead of the system store. */
   ca?: string | Buffer;
+  /** Do not verify TLS certificates (OS_INSECURE / clouds.yaml verify: false). */
+  insecure?: boolean;
   timeoutMs: number;
   /** Larger bodies are refused rather than buffered without bound. */
   maxBytes?: number;
@@ -54,7 +56,7 @@ export function httpRequest(service: string, req: HttpRequest): Promise<HttpResp
       settled = true;
       reject(err);
     };
-    const options: https.RequestOptions = { method: req.method, headers, signal, ...(isHttps && req.ca !== undefined ? { ca: req.ca } : {}) };
+    const options: https.RequestOptions = { method: req.method, headers, signal, ...(isHttps && req.ca !== undefined ? { ca: req.ca } : {}), ...(isHttps && req.insecure ? { rejectUnauthorized: false } : {}) };
     const request = (isHttps ? https : http).request(url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

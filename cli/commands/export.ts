@@ -1,13 +1,16 @@
 /**
  * `pxe-filter export`: read Ironic (and ironic-inspector) and publish one export bundle to a store or a
- * directory. Options follow the OpenStack client's names and OS_* environment variables, so the same
- * openrc works; secrets come only from files or the environment, never from the command line.
+ * directory. Options follow the OpenStack client's names, OS_* environment variables and clouds.yaml, so the
+ * same openrc or cloud works; secrets come only from files, the environment or clouds.yaml/secure.yaml,
+ * never from the command line.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { InputError } from '../../core/errors.ts';
 import type { LogFn } from '../../exporter/api-client.ts';
-import type { AuthConfig } from '../../exporter/auth.ts';
+import type { CliCloudOptions, FileSecrets, ResolvedCloud } from '../../exporter/cloud-config.ts';
+import type { InspectorMode } from '../../exporter/run-export.ts';
+import type { SecretRedactor } from '../../exporter/redact.ts';
 import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/defaults.ts';
 import type { ExportTarget } from '../../exporter/write-export.ts';
 
@@ -27,23 +30,34 @@ export function registerExportCommand(program: Command): void {
     .command('export')
     .description('read Ironic ports + nodes (and ironic-inspector introspections) and publish one export')
     .requiredOption('--site <site>', 'site name')
-    .addOption(new Option('--ironic-url <url>', 'Ironic API root, e.g. https://ironic.example:6385').env('OS_ENDPOINT').makeOptionMandatory())
-    .addOption(new Option('--inspector-url <url>', 'ironic-inspector API root (sites whose source is "inspector")'))
+    .option('--os-cloud <name>', 'cloud in clouds.yaml (+ secure.yaml) to take credentials and endpoints from (default: $OS_CLOUD)')
+    .option('--ironic-url <url>', 'Ironic API root (default: OS_BAREMETAL_ENDPOINT_OVERRIDE, OS_ENDPOINT, baremetal_endpoint_override, then the catalogue\'s "baremetal")')
+    .option('--inspector-url <url>', 'ironic-inspector API root (default: OS_BAREMETAL_INTROSPECTION_ENDPOINT_OVERRIDE, baremetal_introspection_endpoint_override, then the catalogue)')
+    .addOption(new Option('--inspector <mode>', 'read ironic-inspector: auto (when its URL is given or in the catalogue), required, off').choices(['auto', 'required', 'off'] as const).default('auto' as const))
     .addOption(new Option('--to <store>', 'store to publish to: local:<dir> or s3://<bucket>').conflicts('out'))
     .addOption(new Option('--out <dir>', 'write the export file into this directory instead of a store').conflicts('to'))
-    .addOption(
-      new Option('--auth-type <type>', 'none | token | password (Keystone v3); default: token if a token is given, password if --auth-url is, else none')
-        .choices(['none', 'token', 'password', 'v3password', 'v3token', 'admin_token', 'noauth'] as const)
-        .env('OS_AUTH_TYPE'),
-    )
-    .option('--token-file <file>', 'file holding the token (default: systemd credential os-token, then $OS_TOKEN)')
-    .addOption(new Option('--auth-url <url>', 'Keystone URL for password auth').env('OS_AUTH_URL'))
-    .addOption(new Option('--username <name>', 'Keystone user').env('OS_USERNAME'))
-    .option('--password-file <file>', 'file holding the Keystone password (default: systemd credential os-password, then $OS_PASSWORD)')
-    .addOption(new Option('--user-domain-name <name>', 'Keystone user domain').env('OS_USER_DOMAIN_NAME').default('Default'))
-    .addOption(new Option('--project-name <name>', 'Keystone project to scope the token to').env('OS_PROJECT_NAME'))
-    .addOption(new Option('--project-domain-name <name>', 'Keystone project domain').env('OS_PROJECT_DOMAIN_NAME').default('Default'))
-    .addOption(new Option('--cacert <file>', 'PEM CA bundle for https URLs (Ironic, inspector, Keystone)').env('OS_CACERT'))
+    .option('--auth-type <type>', 'none | token | password | v3applicationcredential (also v3password, v3token, admin_token, noauth); default ($OS_AUTH_TYPE, auth_type): token if a token is given, application credential if its secret is, password if an auth URL is, else none')
+    .option('--auth-url <url>', 'Keystone URL (OS_AUTH_URL)')
+    .option('--username <name>', 'Keystone user name (OS_USERNAME)')
+    .option('--user-id <id>', 'Keystone user id (OS_USER_ID)')
+    .option('--user-domain-name <name>', 'user domain (OS_USER_DOMAIN_NAME; default Default)')
+    .option('--user-domain-id <id>', 'user domain id (OS_USER_DOMAIN_ID)')
+    .option('--project-name <name>', 'project to scope the token to (OS_PROJECT_NAME)')
+    .option('--project-id <id>', 'project id to scope the token to (OS_PROJECT_ID)')
+    .option('--project-domain-name <name>', 'project domain (OS_PROJECT_DOMAIN_NAME; default Default)')
+    .option('--project-domain-id <id>', 'project domain id (OS_PROJECT_DOMAIN_ID)')
+    .option('--domain-name <name>', 'domain to scope the token to, instead of a project (OS_DOMAIN_NAME)')
+    .option('--domain-id <id>', 'domain id to scope the token to (OS_DOMAIN_ID)')
+    .option('--password-file <file>', 'file holding the Keystone password (default: systemd credential os-password, then $OS_PASSWORD, then clouds.yaml/secure.yaml)')
+    .option('--token-file <file>', 'file holding the token (default: systemd credential os-token, then $OS_TOKEN, then clouds.yaml)')
+    .option('--application-credential-id <id>', 'application credential id (OS_APPLICATION_CREDENTIAL_ID)')
+    .option('--application-credential-name <name>', 'application credential name, with --username/--user-id (OS_APPLICATION_CREDENTIAL_NAME)')
+    .option('--application-credential-secret-file <file>', 'file holding the application credential secret (default: systemd credential os-application-credential-secret, then $OS_APPLICATION_CREDENTIAL_SECRET, then clouds.yaml/secure.yaml)')
+    .option('--os-region-name <region>', 'region of the catalogue endpoints (OS_REGION_NAME, region_name)')
+    .option('--os-interface <interface>', 'catalogue interface: public, internal or admin (OS_INTERFACE, interface; default public)')
+    .option('--cacert <file>', 'PEM CA bundle for https URLs: Ironic, inspector, Keystone (OS_CACERT, cacert)')
+    .option('--insecure', 'do not verify TLS certificates (OS_INSECURE, verify: false)')
+    .option('--allow-insecure-http', 'send credentials (password, token, application credential secret) to http:// URLs too (clouds.yaml: allow_insecure_http); refused by default, as anyone on the path can read them')
     .option('--api-version <version>', 'X-OpenStack-Ironic-API-Version to request (>= 1.43)', DEFAULT_IRONIC_API_VERSION)
     .option('--page-size <n>', 'items per page (Ironic limit, inspector limit)', positiveInt('a page size', 1000), 500)
     .option('--timeout <seconds>', 'deadline for each HTTP request', positiveInt('seconds', 3600), 30)
@@ -51,80 +65,108 @@ export function registerExportCommand(program: Command): void {
     .option('--retry-delay <ms>', 'first retry delay in ms (doubles each time, with jitter)', positiveInt('milliseconds', 60_000), 1000)
     .option('--quiet', 'no JSON log lines on stderr')
     .action(async (o) => {
-      if (o.to === undefined && o.out === undefined) throw new InputError('--to/--out', undefined, 'say where the export goes: --to <store> or --out <dir>');
-      if (o.apiVersion !== 'latest' && !/^1\.\d+$/.test(o.apiVersion)) throw new InputError('--api-version', o.apiVersion, 'expected 1.N or latest');
-      const auth = await authFrom(o, process.env);
-      const ca = o.cacert !== undefined ? await readFile(o.cacert).catch((err: NodeJS.ErrnoException) => {
-        throw new InputError('--cacert', o.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
-      }) : undefined;
-      const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
-      const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
-      const r = await runExport({
-        site: o.site,
-        ironicUrl: o.ironicUrl,
-        ...(o.inspectorUrl !== undefined ? { inspectorUrl: o.inspectorUrl } : {}),
-        auth,
-        ...(ca !== undefined ? { ca } : {}),
-        apiVersion: o.apiVersion,
-        pageSize: o.pageSize,
-        timeoutMs: o.timeout * 1000,
-        retries: o.retries,
-        retryDelayMs: o.retryDelay,
-        target,
-        log: o.quiet ? () => {} : await jsonLog(),
-      });
-      const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
-      const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
-      process.stdout.write(
-        r.status === 'written'
-          ? `wrote export ${where} (${counts}, ${r.bytes} bytes, ${r.durationMs} ms)\n`
-          : `unchanged: Ironic says what the latest export ${where} says, nothing written (${counts}, ${r.durationMs} ms)\n`,
-      );
+      const { SecretRedactor } = await import('../../exporter/redact.ts');
+      const redactor = new SecretRedactor();
+      try {
+        await exportAction(o, redactor);
+      } catch (err) {
+        // Whatever failed, and wherever the text came from: no known secret leaves in the message.
+        if (err instanceof Error) err.message = redactor.redact(err.message);
+        throw err;
+      }
     });
 }
 
-interface AuthOptions {
-  authType?: string;
-  tokenFile?: string;
-  authUrl?: string;
-  username?: string;
-  passwordFile?: string;
-  userDomainName: string;
-  projectName?: string;
-  projectDomainName: string;
+type ExportCliOptions = AuthOptions & {
+  site: string;
+  inspector: InspectorMode;
+  to?: string;
+  out?: string;
+  apiVersion: string;
+  pageSize: number;
+  timeout: number;
+  retries: number;
+  retryDelay: number;
+  quiet?: boolean;
+};
+
+async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Promise<void> {
+  if (o.to === undefined && o.out === undefined) throw new InputError('--to/--out', undefined, 'say where the export goes: --to <store> or --out <dir>');
+  if (o.apiVersion !== 'latest' && !/^1\.\d+$/.test(o.apiVersion)) throw new InputError('--api-version', o.apiVersion, 'expected 1.N or latest');
+  const cloud = await cloudFrom(o, process.env);
+  for (const secret of cloud.secrets) redactor.add(secret);
+  const ca = cloud.cacert !== undefined ? await readFile(cloud.cacert).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError('--cacert', cloud.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
+  }) : undefined;
+  const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
+  const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
+  const r = await runExport({
+    site: o.site,
+    ...(cloud.ironicUrl !== undefined ? { ironicUrl: cloud.ironicUrl } : {}),
+    ...(cloud.inspectorUrl !== undefined ? { inspectorUrl: cloud.inspectorUrl } : {}),
+    inspector: o.inspector,
+    interface: cloud.interface,
+    ...(cloud.regionName !== undefined ? { regionName: cloud.regionName } : {}),
+    auth: cloud.auth,
+    allowInsecureHttp: cloud.allowInsecureHttp,
+    redactor,
+    ...(ca !== undefined ? { ca } : {}),
+    insecure: cloud.insecure,
+    apiVersion: o.apiVersion,
+    pageSize: o.pageSize,
+    timeoutMs: o.timeout * 1000,
+    retries: o.retries,
+    retryDelayMs: o.retryDelay,
+    target,
+    log: o.quiet ? () => {} : await jsonLog(redactor),
+  });
+  const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
+  const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
+  process.stdout.write(
+    r.status === 'written'
+      ? `wrote export ${where} (${counts}, ${r.bytes} bytes, ${r.durationMs} ms)\n`
+      : `unchanged: Ironic says what the latest export ${where} says, nothing written (${counts}, ${r.durationMs} ms)\n`,
+  );
 }
 
-export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<AuthConfig> {
-  const { readSecret } = await import('../../exporter/auth.ts');
-  const token = await readSecret(o.tokenFile, 'OS_TOKEN', env, '--token-file', 'os-token');
-  const type =
-    o.authType === undefined ? (token !== undefined ? 'token' : o.authUrl !== undefined ? 'password' : 'none')
-    : o.authType === 'noauth' || o.authType === 'none' ? 'none'
-    : o.authType.endsWith('password') ? 'password'
-    : 'token';
-  if (type === 'none') return { type };
-  if (type === 'token') {
-    if (token === undefined) throw new InputError('--token-file', undefined, 'token auth needs --token-file or OS_TOKEN');
-    return { type, token };
-  }
-  if (o.authUrl === undefined) throw new InputError('--auth-url', undefined, 'password auth needs --auth-url or OS_AUTH_URL');
-  if (o.username === undefined) throw new InputError('--username', undefined, 'password auth needs --username or OS_USERNAME');
-  const password = await readSecret(o.passwordFile, 'OS_PASSWORD', env, '--password-file', 'os-password');
-  if (password === undefined) throw new InputError('--password-file', undefined, 'password auth needs --password-file or OS_PASSWORD');
-  return {
-    type,
-    authUrl: o.authUrl,
-    username: o.username,
-    password,
-    userDomainName: o.userDomainName,
-    ...(o.projectName !== undefined ? { projectName: o.projectName } : {}),
-    projectDomainName: o.projectDomainName,
-  };
+export type AuthOptions = Omit<CliCloudOptions, 'interface' | 'regionName'> & {
+  osInterface?: string;
+  osRegionName?: string;
+  tokenFile?: string;
+  passwordFile?: string;
+  applicationCredentialSecretFile?: string;
+};
+
+/**
+ * Credentials and endpoints from the options, OS_* variables and clouds.yaml (precedence in that order;
+ * docs/exporter.md). Secret files and systemd credentials are read here; the choice is exporter/cloud-config.ts.
+ */
+export async function cloudFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<ResolvedCloud> {
+  const [{ readSecret }, { resolveCloud }, { loadCloud }] = await Promise.all([
+    import('../../exporter/auth.ts'),
+    import('../../exporter/cloud-config.ts'),
+    import('../../exporter/cloud-files.ts'),
+  ]);
+  // Only the file / credential tier here: OS_* and clouds.yaml are ranked by resolveCloud.
+  const noEnv = {};
+  const creds = env['CREDENTIALS_DIRECTORY'] !== undefined ? { CREDENTIALS_DIRECTORY: env['CREDENTIALS_DIRECTORY'] } : noEnv;
+  const files: FileSecrets = {};
+  const password = await readSecret(o.passwordFile, 'OS_PASSWORD', creds, '--password-file', 'os-password');
+  const token = await readSecret(o.tokenFile, 'OS_TOKEN', creds, '--token-file', 'os-token');
+  const appSecret = await readSecret(o.applicationCredentialSecretFile, 'OS_APPLICATION_CREDENTIAL_SECRET', creds, '--application-credential-secret-file', 'os-application-credential-secret');
+  if (password !== undefined) files.password = password;
+  if (token !== undefined) files.token = token;
+  if (appSecret !== undefined) files.applicationCredentialSecret = appSecret;
+  const cloudName = o.osCloud ?? (env['OS_CLOUD']?.trim() || undefined);
+  const found = cloudName !== undefined ? loadCloud(cloudName, env) : undefined;
+  const { osInterface, osRegionName, tokenFile: _t, passwordFile: _p, applicationCredentialSecretFile: _a, ...rest } = o;
+  const cli: CliCloudOptions = { ...rest, ...(osInterface !== undefined ? { interface: osInterface } : {}), ...(osRegionName !== undefined ? { regionName: osRegionName } : {}) };
+  return resolveCloud(cli, env, files, found?.entry, found?.label);
 }
 
 /** One JSON object per line on stderr with stable keys (time, level, event, …); stdout keeps the summary. */
-async function jsonLog(): Promise<LogFn> {
+async function jsonLog(redactor: SecretRedactor): Promise<LogFn> {
   const { default: pino } = await import('pino');
   const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, pino.destination({ fd: 2, sync: true }));
-  return (event, fields) => logger.info(fields, event);
+  return (event, fields) => logger.info(redactor.redactFields(fields), event);
 }

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authFrom } from '../../cli/commands/export.ts';
+import { cloudFrom } from '../../cli/commands/export.ts';
 import { InputError } from '../../core/errors.ts';
 import { faultOf, requestJson, retryAfterMs } from '../../exporter/api-client.ts';
 import { keystoneV3Base } from '../../exporter/auth.ts';
@@ -59,23 +59,26 @@ describe('serviceRoot / keystoneV3Base', () => {
   });
 });
 
-describe('authFrom: which auth the options and OS_* variables ask for', () => {
-  const base = { userDomainName: 'Default', projectDomainName: 'Default' };
+describe('cloudFrom: which auth the options and OS_* variables ask for', () => {
+  const base = { ironicUrl: 'https://ironic:6385' };
+  const auth = async (o: Parameters<typeof cloudFrom>[0], env: NodeJS.ProcessEnv) => (await cloudFrom(o, env)).auth;
   it('infers none, token and password like the OpenStack client does', async () => {
-    expect(await authFrom(base, {})).toEqual({ type: 'none' });
-    expect(await authFrom(base, { OS_TOKEN: ' tok ' })).toEqual({ type: 'token', token: 'tok' });
-    expect(await authFrom({ ...base, authUrl: 'https://ks', username: 'u', projectName: 'p' }, { OS_PASSWORD: 'pw' })).toMatchObject({ type: 'password', password: 'pw', projectName: 'p' });
-    expect(await authFrom({ ...base, authType: 'noauth' }, { OS_TOKEN: 'tok' })).toEqual({ type: 'none' });
+    expect(await auth(base, {})).toEqual({ type: 'none' });
+    expect(await auth(base, { OS_TOKEN: ' tok ' })).toEqual({ type: 'token', token: 'tok' });
+    expect(await auth({ ...base, authUrl: 'https://ks', username: 'u', projectName: 'p' }, { OS_PASSWORD: 'pw' })).toEqual({
+      type: 'password', authUrl: 'https://ks', user: { name: 'u', domain: { name: 'Default' } }, password: 'pw', scope: { project: { name: 'p', domain: { name: 'Default' } } },
+    });
+    expect(await auth({ ...base, authType: 'noauth' }, { OS_TOKEN: 'tok' })).toEqual({ type: 'none' });
   });
 
   it('reads secrets from the first line of a file, and says what is missing', async () => {
     const f = join(dir, 'tok');
     await writeFile(f, 'from-file\nignored\n');
-    expect(await authFrom({ ...base, tokenFile: f }, { OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'from-file' });
+    expect(await auth({ ...base, tokenFile: f }, { OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'from-file' });
     await writeFile(join(dir, 'empty'), '\n');
-    await expect(authFrom({ ...base, tokenFile: join(dir, 'empty') }, {})).rejects.toThrow('--token-file: the secret file is empty');
-    await expect(authFrom({ ...base, tokenFile: join(dir, 'absent') }, {})).rejects.toThrow(/--token-file: cannot read the secret file \(ENOENT\)/);
-    await expect(authFrom({ ...base, authType: 'token' }, {})).rejects.toThrow(InputError);
+    await expect(auth({ ...base, tokenFile: join(dir, 'empty') }, {})).rejects.toThrow('--token-file: the secret file is empty');
+    await expect(auth({ ...base, tokenFile: join(dir, 'absent') }, {})).rejects.toThrow(/--token-file: cannot read the secret file \(ENOENT\)/);
+    await expect(auth({ ...base, authType: 'token' }, {})).rejects.toThrow(InputError);
   });
 
   it('takes systemd credentials os-token / os-password from $CREDENTIALS_DIRECTORY before the environment', async () => {
@@ -83,15 +86,15 @@ describe('authFrom: which auth the options and OS_* variables ask for', () => {
     await mkdir(creds, { recursive: true });
     await writeFile(join(creds, 'os-token'), 'cred-token\n');
     await writeFile(join(creds, 'os-password'), 'cred-pw');
-    expect(await authFrom(base, { CREDENTIALS_DIRECTORY: creds, OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'cred-token' });
-    const pw = await authFrom({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, { CREDENTIALS_DIRECTORY: creds, OS_PASSWORD: 'env' });
+    expect(await auth(base, { CREDENTIALS_DIRECTORY: creds, OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'cred-token' });
+    const pw = await auth({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, { CREDENTIALS_DIRECTORY: creds, OS_PASSWORD: 'env' });
     expect(pw).toMatchObject({ type: 'password', password: 'cred-pw' });
     // An explicit file still wins; a credentials directory without the file falls back to the variable.
     const f = join(dir, 'explicit');
     await writeFile(f, 'explicit-token');
-    expect(await authFrom({ ...base, tokenFile: f }, { CREDENTIALS_DIRECTORY: creds })).toEqual({ type: 'token', token: 'explicit-token' });
-    expect(await authFrom(base, { CREDENTIALS_DIRECTORY: join(dir, 'nope'), OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'env' });
-    await expect(authFrom({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, {})).rejects.toThrow(/password auth needs --password-file or OS_PASSWORD/);
+    expect(await auth({ ...base, tokenFile: f }, { CREDENTIALS_DIRECTORY: creds })).toEqual({ type: 'token', token: 'explicit-token' });
+    expect(await auth(base, { CREDENTIALS_DIRECTORY: join(dir, 'nope'), OS_TOKEN: 'env' })).toEqual({ type: 'token', token: 'env' });
+    await expect(auth({ ...base, authType: 'password', authUrl: 'https://ks', username: 'u' }, {})).rejects.toThrow(/password auth needs --password-file, OS_PASSWORD or auth.password/);
   });
 });
 

@@ -207,7 +207,7 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
     const good = randomToken();
     const wrong = randomToken();
     const p = await proxy({ requireToken: good });
-    const res = await exportVia(p.url, store, [], { OS_TOKEN: wrong });
+    const res = await exportVia(p.url, store, ['--allow-insecure-http'], { OS_TOKEN: wrong });
     expect(res.code).toBe(1);
     expect(errorLine(res.stderr)).toMatch(/^pxe-filter: Ironic GET .*: HTTP 401: The request you have made requires authentication\. — the credentials were refused/);
     expect(res.stderr + res.stdout).not.toContain(wrong);
@@ -223,7 +223,7 @@ describe('export: authentication and TLS', () => {
     const tokenFile = join(work, 'token');
     await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
     const p = await proxy({ requireToken: token });
-    const res = await exportVia(p.url, store, ['--token-file', tokenFile, '--inspector-url', p.url]);
+    const res = await exportVia(p.url, store, ['--token-file', tokenFile, '--inspector-url', p.url, '--allow-insecure-http']);
     expect(res.code, res.stderr).toBe(0);
     expect(p.seen.every((s) => s.headers['x-auth-token'] === token)).toBe(true);
     // Ironic's `next` links name the real Ironic port; every page request still went through the proxy.
