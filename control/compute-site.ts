@@ -12,12 +12,14 @@ import type { Store } from '../store/store.ts';
 import { policyFromExport } from './policy-from-export.ts';
 import { type PublishResult, publishPolicy } from './publish.ts';
 import { loadSiteSettings } from './site-settings.ts';
+import type { ManifestSigner } from './signing.ts';
 
 export interface ComputeSiteRequest {
   store: Store;
   site: string;
   now: Date;
   force?: boolean;
+  signer?: ManifestSigner;
 }
 
 export interface ComputeSiteResult {
@@ -63,6 +65,7 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
     guard: settings.guard,
     force: req.force ?? false,
     now: req.now,
+    ...(req.signer ? { signer: req.signer } : {}),
   });
   return { exportKey, settings, stats, published };
 }

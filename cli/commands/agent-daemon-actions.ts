@@ -13,6 +13,7 @@ import { type AgentReport, readStatusFile } from '../../agent/report.ts';
 import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
+import { trustStoreOf } from '../../core/signature.ts';
 export { loadConfig } from '../../agent/config.ts';
 
 export async function checkHostsdir(config: AgentConfig): Promise<void> {
@@ -63,7 +64,7 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
   const applied = await readAgentState(config.stateFile);
   const pointer = await readPointer(store, config.site);
   if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
-  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation);
+  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation, trustStoreOf(config.trust.publicKeys));
   const plan = planSync(config.layout, manifest.policy, await readDirectory(config.hostsdir));
   const byReason = (items: { reason: string }[]) => items.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.reason]: (acc[i.reason] ?? 0) + 1 }), {});
   const doc = {

@@ -3,9 +3,9 @@
  * (only when its content changed), compute and publish, then let the agent pull, verify and apply it to a
  * local hosts directory. No AWS account, no dnsmasq needed.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { EXPORT_SCHEMA, parseExportBundle, parseJsonText } from '../../core/export-bundle.ts';
 import { isEmptyPlan } from '../../core/hostsdir.ts';
 import { sha256 } from '../../core/manifest.ts';
@@ -13,6 +13,8 @@ import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { publishPolicy } from '../../control/publish.ts';
+import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, generateSigningKey, loadSigningKeyFile } from '../../control/signing.ts';
+import { trustStoreFromPems } from '../../core/signature.ts';
 import { pullManifest } from '../../agent/pull.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
@@ -57,6 +59,8 @@ export async function localRunCommand(o: LocalRunOptions) {
   // 3. Compute (what the Lambda does on the S3 event). Bad input is refused here, before anything is stored.
   const parsed = parseExportBundle(parseJsonText(new TextDecoder().decode(exportBytes!), exportObjectKey!), exportObjectKey!);
   const { policy, stats } = policyFromExport(parsed, settings);
+  // The default path signs, and its agent requires the signature: the same checks as a production host.
+  const keys = await localSigningKey(join(root, 'keys'));
   if (latestDigest !== digest) await store.putObject(exportObjectKey!, exportBytes!, { condition: { ifNoneMatch: '*' } });
   // Written only when it differs: a re-run with nothing new must not write a single file.
   const settingsValue = JSON.stringify(settings);
@@ -69,12 +73,13 @@ export async function localRunCommand(o: LocalRunOptions) {
     guard: settings.guard,
     force: false,
     now,
+    signer: keys.signer,
   });
 
   // 4. The agent: pointer → exact version → verify → diff → write only what changed → ack.
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
-  const pulled = await pullManifest(store, o.site, applied?.generation);
+  const pulled = await pullManifest(store, o.site, applied?.generation, keys.trust);
   await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });
@@ -97,7 +102,21 @@ export async function localRunCommand(o: LocalRunOptions) {
   // The ack records a change of applied state; a re-run that changed nothing leaves the last ack standing.
   if (!nothingNew) await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
 
-  return { root, hostsdir, store: store.description, exportKey: exportObjectKey!, exportIsNew: latestDigest !== digest, published, stats, sync };
+  return { root, hostsdir, signingKey: keys.signer.description, keyId: keys.signer.keyId, store: store.description, exportKey: exportObjectKey!, exportIsNew: latestDigest !== digest, published, stats, sync };
+}
+
+/** The local signing key pair under DIR/keys, made on the first run (`pxe-filter keygen`'s files). */
+async function localSigningKey(dir: string) {
+  const priv = join(dir, PRIVATE_KEY_FILE);
+  if (!existsSync(priv)) {
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await generateSigningKey(dir);
+  }
+  const signer = await loadSigningKeyFile(priv, priv);
+  const pub = join(dir, PUBLIC_KEY_FILE);
+  const trust = trustStoreFromPems([{ pem: await readFile(pub, 'utf8'), label: pub }]);
+  return { signer, trust };
 }
 
 function stripMeta(doc: unknown): unknown {
