@@ -23,6 +23,18 @@ export async function signManifestDigest(signer: ManifestSigner, manifestSha256:
   return signatureDocument(signer.algorithm, signer.keyId, manifestSha256, raw);
 }
 
+/** A signer made once per process (the KMS one costs a GetPublicKey); a failed attempt is forgotten, so the next run retries. */
+export function lazySigner(make: () => Promise<ManifestSigner>): () => Promise<ManifestSigner> {
+  let pending: Promise<ManifestSigner> | undefined;
+  return () => {
+    pending ??= make().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
+
 /** A signer over a private key held in this process (Ed25519 from keygen, or a P-256 key an operator made). */
 export function keySigner(privateKey: KeyObject, description: string): ManifestSigner {
   const algorithm = algorithmOf(privateKey);
