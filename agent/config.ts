@@ -2,6 +2,7 @@
  * The agent's configuration (design §6): one JSON file, validated by a strict zod schema, then overridden by
  * environment variables (PXE_FILTER_*) and then by command-line flags. Precedence: flag > env > file > default.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import { LayoutSchema, PER_MAC } from '../core/layout.ts';
 import { SiteNameSchema } from '../core/settings.ts';
+import { trustStoreOf } from '../core/signature.ts';
 import { parseWith } from '../core/zod-errors.ts';
 
 /** A host name becomes an S3 key segment (`acks/<site>/<host>.json`): keep it to a safe alphabet. */
@@ -63,6 +65,14 @@ export const CompactionConfigSchema = z.strictObject({
   reloadIntervalSeconds: z.number().min(0).default(900),
 });
 
+export const TrustConfigSchema = z.strictObject({
+  /**
+   * Public keys (PEM text, or the absolute path of a PEM file) whose signatures this agent accepts; several at once
+   * for a rotation. Empty: signatures are not required. Any key: an unsigned or badly signed manifest is refused.
+   */
+  publicKeys: z.array(z.string().min(1)).default([]),
+});
+
 export const AgentConfigSchema = z.strictObject({
   site: SiteNameSchema,
   host: HostNameSchema.optional(),
@@ -107,6 +117,7 @@ export const AgentConfigSchema = z.strictObject({
    */
   layout: LayoutSchema.default(PER_MAC),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  trust: TrustConfigSchema.default({ publicKeys: [] }),
 });
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
@@ -132,6 +143,8 @@ export interface AgentOverrides {
   logLevel?: string;
   layout?: 'per-mac' | 'sharded';
   shards?: number;
+  /** `--trust-key FILE` (repeatable): replaces the config's trust.publicKeys, as every flag replaces its field. */
+  trustKeys?: string[];
 }
 
 /** Environment variables, each mapped onto one config field. */
@@ -193,15 +206,41 @@ export function resolveConfig(fileDoc: unknown, env: NodeJS.ProcessEnv, flags: A
     else if (mode === 'none') doc.service = { mode };
     else if (current.mode !== 'command') throw new InputError('--service', mode, 'command mode needs service.start/stop in the config file');
   }
+  if (flags.trustKeys !== undefined && flags.trustKeys.length > 0) doc.trust = { publicKeys: flags.trustKeys.map((f) => resolve(f)) };
   const parsed = parseWith(AgentConfigSchema, doc, label);
   const stateDir = dirname(parsed.stateFile);
+  const fromFlags = flags.trustKeys !== undefined && flags.trustKeys.length > 0;
   return {
     ...parsed,
+    trust: resolveTrust(parsed.trust.publicKeys, fromFlags ? '--trust-key' : `${label}.trust.publicKeys`),
     host: parsed.host ?? defaultHost(),
     statusFile: parsed.statusFile ?? join(stateDir, 'status.json'),
     lockFile: parsed.lockFile ?? join(stateDir, 'agent.lock'),
     readyFile: parsed.readyFile ?? '/run/pxe-filter/ready',
   };
+}
+
+/**
+ * Each trust entry as PEM text: a path is read now (start-up), and every key is parsed once here so that a bad key
+ * fails the start naming its file or field, never a later fetch.
+ */
+function resolveTrust(entries: readonly string[], field: string): { publicKeys: string[] } {
+  const labels: string[] = [];
+  const pems = entries.map((entry, i) => {
+    if (entry.trimStart().startsWith('-----BEGIN')) {
+      labels.push(`${field}[${i}]`);
+      return entry;
+    }
+    if (!isAbsolute(entry)) throw new InputError(`${field}[${i}]`, entry, 'expected PEM text or the absolute path of a PEM file');
+    labels.push(entry);
+    try {
+      return readFileSync(entry, 'utf8');
+    } catch (err) {
+      throw new InputError(field === '--trust-key' ? field : `${field}[${i}]`, entry, `cannot read the public key file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  });
+  trustStoreOf(pems, labels);
+  return { publicKeys: pems };
 }
 
 /** `--layout` / `--shards` on top of the file's `layout`: `--shards` alone means sharded (and keeps nothing else). */

@@ -22,6 +22,7 @@ import { currentOwner } from './lock.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
+import { trustStoreOf } from '../core/signature.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import type { ServiceControl } from './service.ts';
 import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
@@ -207,7 +208,7 @@ export class AgentDaemon {
       if (appliedGeneration !== undefined && pointer.generation < appliedGeneration) {
         throw new InputError('pointer.generation', pointer.generation, `is older than the applied generation ${appliedGeneration} (replay refused)`);
       }
-      const manifest = await fetchVerified(this.deps.store, this.c.site, pointer, appliedGeneration);
+      const manifest = await fetchVerified(this.deps.store, this.c.site, pointer, appliedGeneration, trustStoreOf(this.c.trust.publicKeys));
       if (this.applied && manifest.generation === this.applied.generation && pointer.sha256 !== this.applied.sha256) {
         throw new InputError('manifest.generation', manifest.generation, 'was already applied with different bytes (a generation is never reused)');
       }

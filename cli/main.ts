@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
-import { layoutOption, registerAgentDaemonCommands, shardCount } from './commands/agent-daemon.ts';
+import { layoutOption, registerAgentDaemonCommands, shardCount, trustKeyOption } from './commands/agent-daemon.ts';
 import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
@@ -41,11 +41,15 @@ export function buildProgram(): Command {
     .option('--previous <file>', 'the manifest currently published (its generation is continued; unchanged policy writes nothing)')
     .option('--force', 'publish even when the guard says the export looks broken')
     .option('--max-change-share <share>', 'guard: largest share of known MACs that may vanish or flip at once (default 0.5)', share)
+    .option('--sign-key <file>', 'sign the manifest with this private key (from `pxe-filter keygen`): writes OUT.sig beside it')
     .requiredOption('--out <file>', 'where to write the manifest')
     .action(async (o) => {
       const { computeCommand } = await import('./commands/compute.ts');
       const r = await computeCommand(o);
-      const what = r.status === 'unchanged' ? `unchanged: generation ${r.generation} still current, nothing written` : `wrote generation ${r.generation} to ${r.out}`;
+      const what =
+        r.status === 'unchanged'
+          ? `unchanged: generation ${r.generation} still current, nothing written`
+          : `wrote generation ${r.generation} to ${r.out}${r.signature ? ` and its signature to ${r.signature}` : ''}`;
       process.stdout.write(`${what} (allow ${r.allow}, deny ${r.deny}, unknown hosts ${r.unknownHosts})\n`);
       if (r.unusableMacs.count > 0) {
         const more = r.unusableMacs.count > r.unusableMacs.first.length ? `, … ${r.unusableMacs.count - r.unusableMacs.first.length} more` : '';
@@ -54,6 +58,16 @@ export function buildProgram(): Command {
     });
 
   registerExportCommand(program);
+
+  program
+    .command('keygen')
+    .description('make an Ed25519 signing key pair: pxe-filter-sign.key (mode 0600, for publishers) and pxe-filter-sign.pub (for agents)')
+    .requiredOption('--out <dir>', 'existing directory for the two files (an existing key is never overwritten)')
+    .action(async (o) => {
+      const { generateSigningKey } = await import('../control/signing.ts');
+      const r = await generateSigningKey(o.out);
+      process.stdout.write(`private key ${r.privateKey} (mode 0600: --sign-key)\npublic key  ${r.publicKey} (agents: --trust-key or trust.publicKeys)\nkey id      ${r.keyId}\n`);
+    });
 
   const agent = program.command('agent').description('the PXE-host agent that keeps dnsmasq\'s hosts directory');
   agent
@@ -71,6 +85,8 @@ export function buildProgram(): Command {
     .option('--start-command <cmd>', 'shell command that starts dnsmasq (service command)', '')
     .option('--stop-command <cmd>', 'shell command that stops dnsmasq (service command)', '')
     .option('--reload-command <cmd>', 'shell command that makes dnsmasq re-read the directory (service command)', '')
+    .addOption(trustKeyOption())
+    .option('--signature <file>', 'the manifest\'s detached signature (default: MANIFEST.sig, as `compute --sign-key` writes it)')
     .action(async (o) => {
       const service: ServiceConfig =
         o.service === 'none'
@@ -81,7 +97,17 @@ export function buildProgram(): Command {
       if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
       const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
       const { agentOnceCommand } = await import('./commands/agent-once.ts');
-      const r = await agentOnceCommand({ manifest: o.manifest, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, purge: o.purge, compact: o.compact ?? false, layout, service });
+      const r = await agentOnceCommand({
+        manifest: o.manifest,
+        hostsdir: o.hostsdir,
+        allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false,
+        purge: o.purge,
+        compact: o.compact ?? false,
+        layout,
+        service,
+        trustKeys: o.trustKey ?? [],
+        ...(o.signature !== undefined ? { signature: o.signature } : {}),
+      });
       const p = r.result.plan;
       process.stdout.write(
         `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${o.hostsdir}: ` +
@@ -109,6 +135,7 @@ export function buildProgram(): Command {
         `  publish:   ${r.published.status === 'published' ? `published generation ${r.published.manifest.generation}` : `nothing new, generation ${r.published.manifest.generation} is current`}` +
           ` (allow ${r.published.manifest.policy.allow.length}, deny ${r.published.manifest.policy.deny.length}, unknown hosts ${r.published.manifest.policy.unknownHosts})`,
         `  agent:     ${p.writes.length} files written, ${p.deletes.length} deleted, ${p.counts.unchanged} unchanged, ${p.foreign.length} foreign (${Math.round(r.sync.durationMs)} ms)`,
+        `  signing:   ${r.signingKey} (key id ${r.keyId.slice(0, 16)}…), verified by the agent`,
         `  hostsdir:  ${r.hostsdir}`,
         `  store:     ${r.root}/store (objects/ = S3, parameters/ = SSM)`,
       ];

@@ -10,12 +10,14 @@ import { policyFromExport } from './policy-from-export.ts';
 import { type PublishResult, publishPolicy } from './publish.ts';
 import { loadSiteSettings } from './site-settings.ts';
 import { type RefusedExport, newestExport } from './newest-export.ts';
+import type { ManifestSigner } from './signing.ts';
 
 export interface ComputeSiteRequest {
   store: Store;
   site: string;
   now: Date;
   force?: boolean;
+  signer?: ManifestSigner;
 }
 
 export interface ComputeSiteResult {
@@ -43,6 +45,7 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
     guard: settings.guard,
     force: req.force ?? false,
     now: req.now,
+    ...(req.signer ? { signer: req.signer } : {}),
   });
   return { exportKey, exportCreatedAt: parsed.createdAt, refusedExports: newest.refused, settings, stats, published };
 }

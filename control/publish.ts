@@ -19,6 +19,7 @@ import type { GuardSettings } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { manifestKey, pointerParameter } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
+import { type ManifestSigner, signManifestDigest } from './signing.ts';
 
 export interface PublishRequest {
   store: Store;
@@ -28,6 +29,8 @@ export interface PublishRequest {
   guard: GuardSettings;
   force: boolean;
   now: Date;
+  /** Sign what is published (the pointer carries the signature); without it the pointer carries none. */
+  signer?: ManifestSigner;
 }
 
 export interface PublishResult {
@@ -68,26 +71,35 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
   const guard = guardPolicy(current?.manifest.policy, next.manifest.policy, req.guard, req.force);
 
   if (next.status === 'unchanged' && current) {
-    const pointer: Pointer = { site, generation: current.manifest.generation, key, versionId: current.object.versionId, sha256: sha256(current.object.bytes) };
-    const pointerRepaired = await movePointer(store, pointer);
+    const digest = sha256(current.object.bytes);
+    const existing = await readPointer(store, site).catch(() => undefined);
+    const pointer: Pointer = { site, generation: current.manifest.generation, key, versionId: current.object.versionId, sha256: digest };
+    // An unchanged manifest is re-signed only when its pointer lacks this signer's signature (signing just turned on,
+    // or the key was rotated): agents that trust only the new key must be able to verify the current generation.
+    const kept = existing?.signature && existing.signature.sha256 === digest && existing.signature.keyId === req.signer?.keyId ? existing.signature : undefined;
+    if (req.signer) pointer.signature = kept ?? (await signManifestDigest(req.signer, digest));
+    const pointerRepaired = await movePointer(store, pointer, existing);
     return { status: 'unchanged', manifest: current.manifest, pointer, guard, pointerRepaired };
   }
   const bytes = serializeManifest(next.manifest);
+  const digest = sha256(bytes);
+  // Signed before anything is written: a signer that fails (KMS unreachable) publishes nothing.
+  const signature = req.signer ? await signManifestDigest(req.signer, digest) : undefined;
   // Conditional on the version we read: of two concurrent publishes of generation N+1 only one lands.
   const put = await store.putObject(key, bytes, {
     condition: current ? { ifMatch: current.object.etag } : { ifNoneMatch: '*' },
     contentType: 'application/json',
   });
-  const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: sha256(bytes) };
-  await movePointer(store, pointer);
+  const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
+  await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));
   return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false };
 }
 
 /** Move the pointer forward; never backwards (a slow publisher must not undo a newer one). */
-async function movePointer(store: Store, pointer: Pointer): Promise<boolean> {
-  const existing = await readPointer(store, pointer.site).catch(() => undefined);
+async function movePointer(store: Store, pointer: Pointer, existing: Pointer | undefined): Promise<boolean> {
   if (existing && existing.generation > pointer.generation) return false;
-  if (existing && existing.generation === pointer.generation && existing.versionId === pointer.versionId && existing.sha256 === pointer.sha256) {
+  const sameSignature = pointer.signature === undefined || existing?.signature?.signature === pointer.signature.signature;
+  if (existing && existing.generation === pointer.generation && existing.versionId === pointer.versionId && existing.sha256 === pointer.sha256 && sameSignature) {
     return false;
   }
   await store.putParameter(pointerParameter(pointer.site), JSON.stringify(pointer));

@@ -8,12 +8,15 @@ import { GuardSettingsSchema } from '../core/settings.ts';
 import { manifestKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import { type PublishResult, publishPolicy, readCurrentManifest } from './publish.ts';
+import type { ManifestSigner } from './signing.ts';
 
 export interface RollbackRequest {
   store: Store;
   site: string;
   toGeneration: number;
   now: Date;
+  /** Rollback publishes a new generation, signed like any other (agents that require signatures refuse it otherwise). */
+  signer?: ManifestSigner;
 }
 
 export interface RollbackResult {
@@ -52,6 +55,7 @@ export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult
     guard: GuardSettingsSchema.parse({}),
     force: true,
     now: req.now,
+    ...(req.signer ? { signer: req.signer } : {}),
   });
   return { from: { generation: toGeneration, versionId: target.versionId }, published };
 }

@@ -9,6 +9,7 @@ import { type Mac, compareMacs, isCanonicalMac, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
+import { SignatureSchema } from './signature.ts';
 
 export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
 /** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
@@ -38,13 +39,18 @@ export const ManifestSchema = z.strictObject({
 });
 export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
 
-/** What SSM `/pxe-filter/<site>/current` holds. */
+/**
+ * What SSM `/pxe-filter/<site>/current` holds. The detached signature lives here (docs/signing.md): the pointer is
+ * what moves atomically, so an agent never sees new bytes with an old signature or the reverse, and it costs no
+ * extra request. A pointer with the longest key and version id plus a signature stays under SSM's 4 KB standard tier.
+ */
 export const PointerSchema = z.strictObject({
   site: SiteNameSchema,
   generation: z.number().int().min(1),
   key: z.string().min(1).max(1024),
   versionId: z.string().min(1).max(1024),
   sha256: sha256Hex,
+  signature: SignatureSchema.optional(),
 });
 export type Pointer = z.output<typeof PointerSchema>;
 

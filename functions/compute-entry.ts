@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { SiteNameSchema } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { AwsStore } from '../store/aws-store.ts';
+import { kmsSigner } from '../control/kms-signer.ts';
+import { lazySigner } from '../control/signing.ts';
 import { makeComputeHandler } from './compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE } from './names.ts';
 
@@ -12,13 +14,25 @@ export const ComputeEnvSchema = z.looseObject({
   SITE: SiteNameSchema,
   BUCKET: z.string().min(3),
   ACK_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
+  /** The stack's manifest-signing KMS key (ECC_NIST_P256). Unset: manifests are published unsigned. */
+  SIGNING_KEY_ARN: z.string().min(1).optional(),
 });
+
 
 export function handlerFromEnv(env: NodeJS.ProcessEnv) {
   const cfg = parseWith(ComputeEnvSchema, env, 'environment');
   const logger = new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site: cfg.SITE } });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: COMPUTE_SERVICE, defaultDimensions: { site: cfg.SITE } });
-  return makeComputeHandler({ store: new AwsStore(cfg.BUCKET), site: cfg.SITE, bucket: cfg.BUCKET, logger, metrics, ackGraceMs: cfg.ACK_GRACE_SECONDS * 1000 });
+  const keyArn = cfg.SIGNING_KEY_ARN;
+  return makeComputeHandler({
+    store: new AwsStore(cfg.BUCKET),
+    site: cfg.SITE,
+    bucket: cfg.BUCKET,
+    logger,
+    metrics,
+    ackGraceMs: cfg.ACK_GRACE_SECONDS * 1000,
+    ...(keyArn ? { signer: lazySigner(() => kmsSigner(keyArn)) } : {}),
+  });
 }
 
 export const handler = handlerFromEnv(process.env);

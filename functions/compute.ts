@@ -15,6 +15,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { measureAckLag } from '../control/ack-lag.ts';
 import { computeSite } from '../control/compute-site.ts';
+import type { ManifestSigner } from '../control/signing.ts';
 import type { Store } from '../store/store.ts';
 import type { ComputeTrigger } from './events.ts';
 import { parseEvent, reportFailures, reportRefusedExports } from './middleware.ts';
@@ -29,6 +30,8 @@ export interface ComputeDeps {
   /** After a publish, agents have this long to ack before they count as behind. */
   ackGraceMs: number;
   now?: () => Date;
+  /** Signs every publish (the stack's KMS key); asked at each run, so a cold start's failure is retried with the run. */
+  signer?: () => Promise<ManifestSigner>;
 }
 
 export interface ComputeSummary {
@@ -55,7 +58,8 @@ export function makeComputeHandler(deps: ComputeDeps) {
     const force = trigger.kind === 'schedule' && trigger.force;
     logger.info('compute started', { trigger: trigger.kind, ...(trigger.kind === 's3' ? { keys: trigger.keys } : {}), ...(force ? { force } : {}) });
     const at = now();
-    const r = await computeSite({ store, site, now: at, force });
+    const signer = deps.signer ? await deps.signer() : undefined;
+    const r = await computeSite({ store, site, now: at, force, ...(signer ? { signer } : {}) });
     reportRefusedExports(logger, metrics, r.refusedExports);
     const m = r.published.manifest;
     const lag = await measureAckLag(store, site, new Date(m.createdAt), at, deps.ackGraceMs);
@@ -93,6 +97,7 @@ export function makeComputeHandler(deps: ComputeDeps) {
       deny: m.policy.deny.length,
       unknownHosts: m.policy.unknownHosts,
       pointerRepaired: r.published.pointerRepaired,
+      signedBy: r.published.pointer.signature?.keyId ?? null,
       agents: lag.agents,
       agentsBehind: lag.behind,
       durationMs,

@@ -54,6 +54,12 @@ export const DeployConfigSchema = z.strictObject({
   /** Settings for a site named on the command line (`-c sites=`) that the file does not describe. */
   defaultSettings: SiteSettingsSchema.optional(),
   sites: z.array(SiteConfigSchema).default([]),
+  /**
+   * Principals besides the compute functions' roles that may sign manifests with the stack's KMS key: e.g. a
+   * break-glass role operators assume for `pxe-filter rollback --sign-kms-key`. Everyone else is denied kms:Sign by
+   * the key policy, whatever their IAM policies say.
+   */
+  signerPrincipalArns: z.array(z.string().startsWith('arn:')).default([]),
 });
 export type DeployConfig = z.output<typeof DeployConfigSchema>;
 

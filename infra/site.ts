@@ -4,6 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -25,6 +26,8 @@ export interface PxeFilterSiteProps {
   alarmAction: cloudwatch.IAlarmAction;
   logRetentionDays: number;
   projectRoot: string;
+  /** Signs every manifest this site's compute publishes. */
+  signingKey: kms.IKey;
 }
 
 /** The newest Node.js runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants the latest). */
@@ -32,6 +35,7 @@ export const COMPUTE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export class PxeFilterSite extends Construct {
   readonly compute: nodejs.NodejsFunction;
+  readonly computeRole: iam.Role;
   readonly agentRole: iam.Role;
   readonly agentPolicy: iam.ManagedPolicy;
   readonly exporterRole: iam.Role;
@@ -76,6 +80,9 @@ export class PxeFilterSite extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadWriteOwnManifest', actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(manifestKey(name))] }));
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadSettingsAndPointer', actions: ['ssm:GetParameter'], resources: [parameterArn(settingsParameter(name)), parameterArn(pointerParameter(name))] }));
     role.addToPolicy(new iam.PolicyStatement({ sid: 'MovePointer', actions: ['ssm:PutParameter'], resources: [parameterArn(pointerParameter(name))] }));
+    // Not key.grant(): that may also write the key policy, which names this role (a dependency cycle).
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'SignManifests', actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [props.signingKey.keyArn] }));
+    this.computeRole = role;
 
     this.compute = new nodejs.NodejsFunction(this, 'Compute', {
       description: `pxe-filter compute + publish for site ${name}`,
@@ -98,6 +105,7 @@ export class PxeFilterSite extends Construct {
         SITE: name,
         BUCKET: bucket.bucketName,
         ACK_GRACE_SECONDS: String(site.ackGraceMinutes * 60),
+        SIGNING_KEY_ARN: props.signingKey.keyArn,
         POWERTOOLS_SERVICE_NAME: COMPUTE_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',

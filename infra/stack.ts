@@ -3,7 +3,7 @@
  * trigger, settings parameter, agent and exporter roles, and alarms. Shared: the bucket and its access-log
  * bucket, the dead-letter queue of failed computes, the alarm topic.
  */
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -27,6 +27,7 @@ export class PxeFilterStack extends Stack {
   readonly accessLogs: s3.Bucket;
   readonly failures: sqs.Queue;
   readonly alarmTopic: sns.Topic;
+  readonly signingKey: kms.Key;
   readonly sites: PxeFilterSite[];
 
   constructor(scope: Construct, id: string, props: PxeFilterStackProps) {
@@ -89,6 +90,16 @@ export class PxeFilterStack extends Stack {
     });
     failed.addAlarmAction(notify);
 
+    // Manifest signing (docs/signing.md): an asymmetric key, so agents verify with a public key they pin and no
+    // credential an agent or the exporter holds can produce a signature.
+    this.signingKey = new kms.Key(this, 'ManifestSigningKey', {
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      description: 'pxe-filter manifest signing key (agents pin its public key)',
+      // Deleting it would make every agent refuse every manifest until re-pinned: never removed with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     this.sites = cfg.sites.map(
       (site) =>
         new PxeFilterSite(this, `Site-${site.name}`, {
@@ -98,8 +109,29 @@ export class PxeFilterStack extends Stack {
           alarmAction: notify,
           logRetentionDays: cfg.logRetentionDays,
           projectRoot: props.projectRoot,
+          signingKey: this.signingKey,
         }),
     );
+
+    // Only the compute functions (and the configured rollback principals) may sign: an explicit Deny in the key
+    // policy wins over any Allow an IAM policy in this account grants, administrators' kms:* included.
+    this.signingKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyPublishersSign',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Sign'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...this.sites.map((s) => s.computeRole.roleArn), ...cfg.signerPrincipalArns] } },
+      }),
+    );
+    // CloudFormation cannot output the public key itself: AWS::KMS::Key has no attribute for it, and it exists only
+    // once KMS made the key at deploy time (synth is offline). The command prints the PEM agents pin.
+    new CfnOutput(this, 'SigningKeyArn', { value: this.signingKey.keyArn, description: 'KMS key that signs manifests (ECC_NIST_P256)' });
+    new CfnOutput(this, 'SigningPublicKeyCommand', {
+      value: `aws kms get-public-key --key-id ${this.signingKey.keyArn} --query PublicKey --output text | base64 -d | openssl pkey -pubin -inform DER -out pxe-filter-kms.pub`,
+      description: 'writes the PEM public key that agents trust (trust.publicKeys / --trust-key)',
+    });
 
     // S3 notifications are set by a CDK-provided custom resource (a singleton Lambda) at deploy time.
     const notifications = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');

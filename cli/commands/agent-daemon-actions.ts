@@ -15,6 +15,7 @@ import { assessStatus, gatherStatus } from '../../agent/status.ts';
 import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
+import { trustStoreOf } from '../../core/signature.ts';
 export { loadConfig } from '../../agent/config.ts';
 
 /** The config with its hosts directory resolved to the real path every write and the lock use (or refused). */
@@ -56,7 +57,7 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
   const applied = await readAgentState(config.stateFile);
   const pointer = await readPointer(store, config.site);
   if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
-  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation);
+  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation, trustStoreOf(config.trust.publicKeys));
   const plan = planSync(config.layout, manifest.policy, await readDirectory(config.hostsdir));
   const byReason = (items: { reason: string }[]) => items.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.reason]: (acc[i.reason] ?? 0) + 1 }), {});
   const doc = {

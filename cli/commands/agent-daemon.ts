@@ -20,6 +20,12 @@ export const shardCount = (value: string) => {
 export const layoutOption = () =>
   new Option('--layout <layout>', 'hosts-directory layout: one file per MAC, or scale mode (config: layout.kind; default per-mac)').choices(['per-mac', 'sharded'] as const);
 
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** `--trust-key FILE`, repeatable: the public keys whose signatures the agent accepts. */
+export const trustKeyOption = () =>
+  new Option('--trust-key <file>', 'PEM public key whose signatures are accepted; repeat for a rotation (config: trust.publicKeys, which this replaces)').argParser(collect);
+
 const seconds = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
@@ -29,6 +35,7 @@ const seconds = (value: string) => {
 /** The flags every agent subcommand takes: the config file, and the overrides of its fields. */
 interface CommonFlags extends AgentOverrides {
   config?: string;
+  trustKey?: string[];
 }
 
 function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C) {
@@ -42,7 +49,8 @@ function withCommonOptions<C extends Command<[], Record<string, never>>>(cmd: C)
     .option('--state-file <file>', 'applied-generation state (config: stateFile; env PXE_FILTER_STATE_FILE)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (config: logLevel)')
     .addOption(layoutOption())
-    .option('--shards <n>', 'number of shard files in the sharded layout (config: layout.shards; default 256)', shardCount);
+    .option('--shards <n>', 'number of shard files in the sharded layout (config: layout.shards; default 256)', shardCount)
+    .addOption(trustKeyOption());
 }
 
 function overrides(o: CommonFlags): AgentOverrides {
@@ -60,6 +68,7 @@ function overrides(o: CommonFlags): AgentOverrides {
     logLevel: o.logLevel,
     layout: o.layout,
     shards: o.shards,
+    trustKeys: o.trustKey,
   };
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
-import { parseManifestBytes } from '../../core/manifest.ts';
+import { parseManifestBytes, sha256 } from '../../core/manifest.ts';
+import { type Signature, parseSignature, trustStoreFromPems, verifyManifestSignature } from '../../core/signature.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
@@ -20,6 +21,10 @@ export interface AgentOnceOptions {
   /** Default per-MAC; another layout's files are migrated (a reload follows when dnsmasq may hold their records). */
   layout?: Layout;
   service: ServiceConfig;
+  /** `--trust-key` files: when any is given, the manifest must carry a valid signature by one of them. */
+  trustKeys?: string[];
+  /** The detached signature document; default `<manifest>.sig`. */
+  signature?: string;
 }
 
 /** `pxe-filter agent once`: verify a manifest file, (purge,) sync the directory, start dnsmasq. */
@@ -27,6 +32,12 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   const bytes = await readFile(o.manifest).catch(() => {
     throw new InputError('--manifest', o.manifest, 'cannot read file');
   });
+  const trust = trustStoreFromPems(await Promise.all((o.trustKeys ?? []).map(async (f) => ({ label: f, pem: await readTrustKey(f) }))));
+  if (trust.size > 0) {
+    const sigPath = o.signature ?? `${o.manifest}.sig`;
+    const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature');
+    verifyManifestSignature(sha256(bytes), signature, trust, sigPath);
+  }
   const manifest = parseManifestBytes(bytes, o.manifest);
   const hostsdir = await resolveHostsdir(o.hostsdir, { field: '--hostsdir', allowUnsafe: o.allowUnsafeHostsdir ?? false });
   const service = serviceControl(o.service);
@@ -48,4 +59,28 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   } finally {
     await lock.release();
   }
+}
+
+async function readTrustKey(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError('--trust-key', path, `cannot read the public key file (${err.code ?? 'error'})`);
+  });
+}
+
+/** The signature file; absent = unsigned (refused by the caller when keys are trusted). */
+async function readSignatureFile(path: string, option: string): Promise<Signature | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && option === '--manifest') return undefined;
+    throw new InputError(option === '--manifest' ? path : option, path, `cannot read the signature file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(path, `${text.length} chars`, `not JSON (${(err as Error).message}); truncated?`);
+  }
+  return parseSignature(doc, path);
 }

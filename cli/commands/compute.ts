@@ -1,13 +1,14 @@
 import { InputError } from '../../core/errors.ts';
 import { type ParsedExport, parseExportBundle } from '../../core/export-bundle.ts';
 import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-exports.ts';
-import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest } from '../../core/manifest.ts';
+import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest, sha256 } from '../../core/manifest.ts';
+import { loadSigningKeyFile, signManifestDigest } from '../../control/signing.ts';
 import { SiteNameSchema, SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { futureDating } from '../../control/newest-export.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { readDocuments, writeFileAtomically } from '../io.ts';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 
 export interface ComputeOptions {
   site: string;
@@ -23,6 +24,8 @@ export interface ComputeOptions {
   previous?: string;
   force?: boolean;
   maxChangeShare?: number;
+  /** A private key file (`pxe-filter keygen`): the detached signature goes to `<out>.sig`. */
+  signKey?: string;
   out: string;
 }
 
@@ -35,11 +38,14 @@ export interface ComputeOutcome {
   out: string;
   /** MACs no NIC can have (multicast, broadcast, all-zero): denied, reported with the first few. */
   unusableMacs: { count: number; first: string[] };
+  /** Where the signature was written (with --sign-key). */
+  signature?: string;
 }
 
 /** `pxe-filter compute`: exports → manifest file. Everything is validated before the one write. */
 export async function computeCommand(o: ComputeOptions, now = new Date()): Promise<ComputeOutcome> {
   const site = parseWith(SiteNameSchema, o.site, '--site');
+  const signer = o.signKey !== undefined ? await loadSigningKeyFile(o.signKey) : undefined;
   const input = await readInput(o, site, now);
   const source = o.source ?? (input.parsed.introspections ? 'inspector' : input.parsed.nodes ? 'ironic' : undefined);
   if (!source) {
@@ -73,8 +79,14 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
   };
   if (next.status === 'unchanged') return { status: 'unchanged', ...summary };
   guardPolicy(previous?.policy, next.manifest.policy, settings.guard, o.force ?? false);
-  await writeFileAtomically(o.out, serializeManifest(next.manifest));
-  return { status: 'written', ...summary };
+  const bytes = serializeManifest(next.manifest);
+  const signature = signer ? await signManifestDigest(signer, sha256(bytes)) : undefined;
+  const sigPath = `${o.out}.sig`;
+  await writeFileAtomically(o.out, bytes);
+  // A signature left from an earlier run would not match the new bytes: replaced, or removed when unsigned.
+  if (signature) await writeFileAtomically(sigPath, new TextEncoder().encode(`${JSON.stringify(signature)}\n`));
+  else await rm(sigPath, { force: true });
+  return { status: 'written', ...summary, ...(signature ? { signature: sigPath } : {}) };
 }
 
 /** The parsed export and the input files' digests: from an export bundle, or from separate document files. */

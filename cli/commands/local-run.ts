@@ -4,9 +4,9 @@
  * local hosts directory. No AWS account, no dnsmasq needed.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import { isEmptyPlan } from '../../core/hostsdir.ts';
 import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-exports.ts';
@@ -14,6 +14,8 @@ import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { computeSite } from '../../control/compute-site.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
+import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, generateSigningKey, loadSigningKeyFile } from '../../control/signing.ts';
+import { trustStoreFromPems } from '../../core/signature.ts';
 import { pullManifest } from '../../agent/pull.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
@@ -57,15 +59,17 @@ export async function localRunCommand(o: LocalRunOptions) {
   // Written only when it differs: a re-run with nothing new must not write a single file.
   const settingsValue = JSON.stringify(settings);
   if ((await store.getParameter(settingsParameter(o.site))) !== settingsValue) await store.putParameter(settingsParameter(o.site), settingsValue);
+  // The default path signs, and its agent requires the signature: the same checks as a production host.
+  const keys = await localSigningKey(join(root, 'keys'));
 
   // 4. Compute and publish: what the Lambda does on the S3 event, the same control/ code.
-  const computed = await computeSite({ store, site: o.site, now });
+  const computed = await computeSite({ store, site: o.site, now, signer: keys.signer });
   const { published, stats } = computed;
 
   // 5. The agent: pointer → exact version → verify → diff → write only what changed → ack.
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
-  const pulled = await pullManifest(store, o.site, applied?.generation);
+  const pulled = await pullManifest(store, o.site, applied?.generation, keys.trust);
   await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });
@@ -88,5 +92,19 @@ export async function localRunCommand(o: LocalRunOptions) {
   // The ack records a change of applied state; a re-run that changed nothing leaves the last ack standing.
   if (!nothingNew) await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
 
-  return { root, hostsdir, store: store.description, exportKey: computed.exportKey, exportIsNew: written.status === 'written', refusedExports: computed.refusedExports, published, stats, sync };
+  return { root, hostsdir, store: store.description, exportKey: computed.exportKey, exportIsNew: written.status === 'written', refusedExports: computed.refusedExports, signingKey: keys.signer.description, keyId: keys.signer.keyId, published, stats, sync };
+}
+
+/** The local signing key pair under DIR/keys, made on the first run (`pxe-filter keygen`'s files). */
+async function localSigningKey(dir: string) {
+  const priv = join(dir, PRIVATE_KEY_FILE);
+  if (!existsSync(priv)) {
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await generateSigningKey(dir);
+  }
+  const signer = await loadSigningKeyFile(priv, priv);
+  const pub = join(dir, PUBLIC_KEY_FILE);
+  const trust = trustStoreFromPems([{ pem: await readFile(pub, 'utf8'), label: pub }]);
+  return { signer, trust };
 }

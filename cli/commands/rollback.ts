@@ -1,5 +1,6 @@
 /** `pxe-filter rollback --site S --to-generation N --store local:DIR|s3://BUCKET` */
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { InputError } from '../../core/errors.ts';
 import { SiteNameSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 
@@ -15,11 +16,20 @@ export function registerRollback(program: Command): void {
     .requiredOption('--site <site>', 'site name')
     .requiredOption('--to-generation <n>', 'the generation whose policy to restore', generation)
     .requiredOption('--store <spec>', 'local:<dir> or s3://<bucket> (SSM in the same region)')
+    .option('--sign-key <file>', 'sign the new generation with this private key (from `pxe-filter keygen`)')
+    .option('--sign-kms-key <arn>', 'sign the new generation with this AWS KMS key (the stack\'s SigningKeyArn output)')
     .action(async (o) => {
       const site = parseWith(SiteNameSchema, o.site, '--site');
+      if (o.signKey !== undefined && o.signKmsKey !== undefined) throw new InputError('--sign-kms-key', o.signKmsKey, 'give --sign-key or --sign-kms-key, not both');
       const [{ rollbackSite }, { openStore }] = await Promise.all([import('../../control/rollback.ts'), import('../../store/open.ts')]);
+      const signer =
+        o.signKey !== undefined
+          ? await (await import('../../control/signing.ts')).loadSigningKeyFile(o.signKey)
+          : o.signKmsKey !== undefined
+            ? await (await import('../../control/kms-signer.ts')).kmsSigner(o.signKmsKey)
+            : undefined;
       const store = await openStore(o.store);
-      const r = await rollbackSite({ store, site, toGeneration: o.toGeneration, now: new Date() });
+      const r = await rollbackSite({ store, site, toGeneration: o.toGeneration, now: new Date(), ...(signer ? { signer } : {}) });
       const m = r.published.manifest;
       const what =
         r.published.status === 'published'

@@ -3,11 +3,13 @@
  * publishes nothing and writes no file at all (inode + mtime of every file under the run directory); one node
  * edited to "inspect wait" gives generation 2 and rewrites exactly that node's two files.
  */
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { PointerSchema } from '../../core/manifest.ts';
+import { trustStoreFromPems, verifyManifestSignature } from '../../core/signature.ts';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, type FileSnapshot, runCli, snapshotDir, spawnCli, tempDir } from '../support/cli.ts';
-import { exportKey } from '../../store/layout.ts';
+import { exportKey, pointerParameter } from '../../store/layout.ts';
 import { LocalStore } from '../../store/local-store.ts';
 
 interface NodesDoc {
@@ -61,6 +63,16 @@ describe('local run (npm start) on a copy of examples/dc1', () => {
     for (const [name, f] of files) expect(f.mode, name).toBe(0o644);
     expect(files.get('unknown_hosts_filter')?.content).toBe('*:*:*:*:*:*\n');
     afterFirst = snapshotDir(dir);
+  });
+
+  it('the default path signs: a key pair under the run directory (private 0600), the pointer signed, the agent verified it', async () => {
+    const priv = join(dir, 'keys', 'pxe-filter-sign.key');
+    expect(statSync(priv).mode & 0o777).toBe(0o600);
+    const text = (await new LocalStore(join(dir, 'store')).getParameter(pointerParameter('dc1')))!;
+    const pointer = PointerSchema.parse(JSON.parse(text));
+    const trust = trustStoreFromPems([{ pem: readFileSync(join(dir, 'keys', 'pxe-filter-sign.pub'), 'utf8'), label: 'pub' }]);
+    expect(verifyManifestSignature(pointer.sha256, pointer.signature, trust)?.algorithm).toBe('ed25519');
+    expect(text).not.toContain('PRIVATE');
   });
 
   it('second run: publishes nothing and writes no file anywhere under the run directory (inode + mtime of every file)', async () => {
