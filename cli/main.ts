@@ -10,6 +10,7 @@ import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
+import { VERSION } from '../core/version.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const share = (value: string) => {
@@ -21,6 +22,7 @@ const share = (value: string) => {
 export function buildProgram(): Command {
   const program = new Command('pxe-filter')
     .description('MAC-address PXE filter for OpenStack Ironic (dnsmasq --dhcp-hostsdir)')
+    .version(VERSION, '-V, --version', 'print the version and exit')
     // A usage error is bad input like any other: one line on stderr (no help dump), exit 2.
     .configureOutput({ outputError: (str, write) => write(`pxe-filter: ${str.trim()} (see --help)\n`) })
     .exitOverride();
