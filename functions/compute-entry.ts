@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { SiteNameSchema } from '../core/settings.ts';
+import { VERSION } from '../core/version.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { AwsStore } from '../store/aws-store.ts';
 import { makeComputeHandler } from './compute.ts';
@@ -14,9 +15,14 @@ export const ComputeEnvSchema = z.looseObject({
   ACK_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
 });
 
+/** The Lambda's structured logs: every line carries the site and the version that wrote it. */
+export function loggerFor(site: string): Logger {
+  return new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site, version: VERSION } });
+}
+
 export function handlerFromEnv(env: NodeJS.ProcessEnv) {
   const cfg = parseWith(ComputeEnvSchema, env, 'environment');
-  const logger = new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site: cfg.SITE } });
+  const logger = loggerFor(cfg.SITE);
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: COMPUTE_SERVICE, defaultDimensions: { site: cfg.SITE } });
   return makeComputeHandler({ store: new AwsStore(cfg.BUCKET), site: cfg.SITE, bucket: cfg.BUCKET, logger, metrics, ackGraceMs: cfg.ACK_GRACE_SECONDS * 1000 });
 }

@@ -13,6 +13,7 @@ import { type AgentReport, readStatusFile } from '../../agent/report.ts';
 import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
+import { VERSION } from '../../core/version.ts';
 export { loadConfig } from '../../agent/config.ts';
 
 export async function checkHostsdir(config: AgentConfig): Promise<void> {
@@ -42,7 +43,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   };
   process.once('uncaughtException', onCrash);
   process.once('unhandledRejection', onCrash);
-  log.info({ hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
+  log.info({ version: VERSION, hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
   try {
     await daemon.run();
     log.info({ stats: daemon.stats }, 'agent stopped');
@@ -106,7 +107,7 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
   if (status?.lastError) problems.push(`last error (${status.lastError.at}): ${status.lastError.message}`);
   const text = status
     ? [
-        `site ${status.site}, host ${status.host}: generation ${status.generation ?? 'none'} applied ${ageSeconds === null ? 'never' : `${ageSeconds} s ago`}`,
+        `site ${status.site}, host ${status.host}${status.version ? ` (pxe-filter ${status.version})` : ''}: generation ${status.generation ?? 'none'} applied ${ageSeconds === null ? 'never' : `${ageSeconds} s ago`}`,
         `files ${status.counts.files} (allow ${status.counts.allow}, deny ${status.counts.deny}, removed ${status.counts.removed}); last apply ${status.counts.writes} written, ${status.counts.deletes} deleted in ${status.durationMs ?? '-'} ms; reloads ${status.reloads}`,
         `dnsmasq ${status.serviceRunning ? 'running' : 'stopped'}; last contact ${contactAge === null ? 'never' : `${contactAge} s ago`}; ${stale ? 'STALE' : 'fresh'}`,
         ...problems.map((p) => `problem: ${p}`),

@@ -71,7 +71,7 @@ export function registerExportCommand(program: Command): void {
         retries: o.retries,
         retryDelayMs: o.retryDelay,
         target,
-        log: o.quiet ? () => {} : await jsonLog(),
+        log: o.quiet ? () => {} : await jsonLog(o.site),
       });
       const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
       const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
@@ -122,9 +122,12 @@ export async function authFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise<
   };
 }
 
-/** One JSON object per line on stderr with stable keys (time, level, event, …); stdout keeps the summary. */
-async function jsonLog(): Promise<LogFn> {
-  const { default: pino } = await import('pino');
-  const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, pino.destination({ fd: 2, sync: true }));
-  return (event, fields) => logger.info(fields, event);
+/** Exporter events that mean "something is wrong, but the run goes on": logged as warnings (journalctl -p warning). */
+const WARNING_EVENTS = new Set(['http.retry', 'export.restart', 'export.latest-unreadable']);
+
+/** The agent's log format (agent/log.ts) on stderr, the event name as `msg`; stdout keeps the summary. */
+async function jsonLog(site: string): Promise<LogFn> {
+  const [{ createLogger }, { hostname }] = await Promise.all([import('../../agent/log.ts'), import('node:os')]);
+  const logger = createLogger({ level: 'info', site, host: hostname(), destination: 2 });
+  return (event, fields) => (WARNING_EVENTS.has(event) ? logger.warn(fields, event) : logger.info(fields, event));
 }
