@@ -61,6 +61,8 @@ export const AgentConfigSchema = z.strictObject({
   host: HostNameSchema.optional(),
   /** `local:/path` (embedded store) or `s3://bucket` (S3 + SSM). */
   store: z.string().regex(/^(local:.+|s3:\/\/.+)$/, 'expected local:<dir> or s3://<bucket>'),
+  /** AWS region of an s3:// store (the stack's `Region` output); default: the AWS SDK's chain (AWS_REGION, …). */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1').optional(),
   hostsdir: absolutePath,
   stateFile: absolutePath.default('/var/lib/pxe-filter/state.json'),
   /** Operational status for `agent status` (default: status.json next to the state file). */

@@ -3,7 +3,7 @@
  * trigger, settings parameter, agent and exporter roles, and alarms. Shared: the bucket and its access-log
  * bucket, the dead-letter queue of failed computes, the alarm topic.
  */
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -100,6 +100,10 @@ export class PxeFilterStack extends Stack {
           projectRoot: props.projectRoot,
         }),
     );
+
+    // What every agent's and exporter's settings name (docs/install.md): `store: s3://<BucketName>` and `region`.
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'the store: s3://<this> in /etc/pxe-filter/agent.json (store) and the exporter\'s --to' });
+    new CfnOutput(this, 'Region', { value: this.region, description: 'the store\'s region: region in /etc/pxe-filter/agent.json, AWS_REGION for the exporter' });
 
     // S3 notifications are set by a CDK-provided custom resource (a singleton Lambda) at deploy time.
     const notifications = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');

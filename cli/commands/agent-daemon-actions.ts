@@ -24,7 +24,7 @@ export async function checkHostsdir(config: AgentConfig): Promise<void> {
 /** Runs the daemon until SIGTERM/SIGINT (resolves) or a fatal error (rejects: exit 1). */
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, site: config.site, host: config.host });
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { region: config.region });
   const service = serviceControl(config.service);
   const lock = await acquireLock(config.lockFile);
   const controller = new AbortController();
@@ -60,7 +60,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
 }
 
 export async function planCommand(config: AgentConfig, json: boolean): Promise<string> {
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { region: config.region });
   const applied = await readAgentState(config.stateFile);
   const pointer = await readPointer(store, config.site);
   if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
