@@ -70,12 +70,12 @@ echo '52:54:00:00:00:01,ignore' >"$hostsdir/52-54-00-00-00-01"
 echo '{"site":"dc1","generation":3,"sha256":"x","appliedAt":"2026-01-01T00:00:00.000Z"}' >/var/lib/pxe-filter/state.json
 sed -i 's/"pollIntervalSeconds": 15/"pollIntervalSeconds": 20/' /etc/pxe-filter/agent.json
 sums_before=$(md5sum "$hostsdir/52-54-00-00-00-01" /var/lib/pxe-filter/state.json /etc/pxe-filter/agent.json)
-ansible-playbook -i localhost, -c local docs/ansible/pxe-filter.yml -e "pxe_filter_deb=$tmp/pxe-filter_${version}+ci1_${arch}.deb" -e pxe_filter_configure=false >"$tmp/ansible.log" \
+ansible-playbook -i localhost, -c local docs/ansible/pxe-filter.yml -e "pxe_filter_deb=$tmp/pxe-filter_${version}+ci1_${arch}.deb" -e pxe_filter_configure=false -e ansible_become=false >"$tmp/ansible.log" \
   || { cat "$tmp/ansible.log"; fail "ansible-playbook"; }
 [ "$(dpkg-query -W -f='${Version}' pxe-filter)" = "${version}+ci1" ] || fail "the playbook did not upgrade the package"
 [ "$sums_before" = "$(md5sum "$hostsdir/52-54-00-00-00-01" /var/lib/pxe-filter/state.json /etc/pxe-filter/agent.json)" ] || fail "the upgrade changed the hosts directory, the agent state or agent.json"
 # The same playbook again, in check mode: nothing left to change.
-ansible-playbook --check -i localhost, -c local docs/ansible/pxe-filter.yml -e "pxe_filter_deb=$tmp/pxe-filter_${version}+ci1_${arch}.deb" -e pxe_filter_configure=false >"$tmp/ansible-check.log" \
+ansible-playbook --check -i localhost, -c local docs/ansible/pxe-filter.yml -e "pxe_filter_deb=$tmp/pxe-filter_${version}+ci1_${arch}.deb" -e pxe_filter_configure=false -e ansible_become=false >"$tmp/ansible-check.log" \
   || { cat "$tmp/ansible-check.log"; fail "ansible-playbook --check"; }
 grep -qE 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$tmp/ansible-check.log" || { cat "$tmp/ansible-check.log"; fail "check mode after the roll-out wants changes"; }
 step "upgraded to ${version}+ci1 with the Ansible playbook; hosts directory, state and edited agent.json kept; check mode: changed=0"
