@@ -9,6 +9,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Tests spawn cli/bin.js, which runs the compiled command line: rebuild it if a source changed.
+          globalSetup: ['test/support/build-cli.ts'],
           sequence: { groupOrder: 0 },
           include: ['test/**/*.test.ts'],
           exclude: ['node_modules/**', 'cdk.out/**', 'test/e2e/**'],

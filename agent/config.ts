@@ -78,6 +78,8 @@ export const AgentConfigSchema = z.strictObject({
   host: HostNameSchema.optional(),
   /** `local:/path` (embedded store) or `s3://bucket` (S3 + SSM). */
   store: z.string().regex(/^(local:.+|s3:\/\/.+)$/, 'expected local:<dir> or s3://<bucket>'),
+  /** AWS region of an s3:// store (the stack's `Region` output); default: the AWS SDK's chain (AWS_REGION, …). */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1').optional(),
   hostsdir: absolutePath,
   /**
    * Accept a hosts directory reached through a symlink, or inside a directory another user can write

@@ -24,6 +24,7 @@ import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
+import { VERSION } from '../core/version.ts';
 import type { ServiceControl } from './service.ts';
 import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
 import { syncDirectory } from './sync.ts';
@@ -530,6 +531,7 @@ export class AgentDaemon {
       schema: ACK_SCHEMA,
       site: this.c.site,
       host: this.c.host,
+      version: VERSION,
       generation: this.applied?.generation ?? null,
       sha256: this.applied?.sha256 || null,
       appliedAt: this.applied?.appliedAt ?? null,

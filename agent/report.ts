@@ -11,6 +11,8 @@ export const AgentReportSchema = z.strictObject({
   schema: z.literal(ACK_SCHEMA),
   site: z.string(),
   host: z.string(),
+  /** The agent's version (core/version.ts); absent in reports written before it was added. */
+  version: z.string().optional(),
   /** Applied generation (null until the first apply). */
   generation: z.number().int().min(1).nullable(),
   sha256: z.string().nullable(),

@@ -11,6 +11,7 @@ import { registerExportCommand } from './commands/export.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
+import { VERSION } from '../core/version.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const share = (value: string) => {
@@ -22,6 +23,7 @@ const share = (value: string) => {
 export function buildProgram(): Command {
   const program = new Command('pxe-filter')
     .description('MAC-address PXE filter for OpenStack Ironic (dnsmasq --dhcp-hostsdir)')
+    .version(VERSION, '-V, --version', 'print the version and exit')
     // A usage error is bad input like any other: one line on stderr (no help dump), exit 2.
     .configureOutput({ outputError: (str, write) => write(`pxe-filter: ${str.trim()} (see --help)\n`) })
     .exitOverride();

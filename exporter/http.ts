@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { UpstreamError, redactUrl } from './upstream-error.ts';
+import { PRODUCT } from '../core/version.ts';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -46,7 +47,7 @@ export function httpRequest(service: string, req: HttpRequest): Promise<HttpResp
   if (!isHttps && url.protocol !== 'http:') return Promise.reject(new UpstreamError(`${what}: only http and https URLs are supported`, false));
   const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
   const signal = AbortSignal.timeout(req.timeoutMs);
-  const headers: Record<string, string> = { Accept: 'application/json', ...req.headers };
+  const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': PRODUCT, ...req.headers };
   if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body));
 
   return new Promise<HttpResponse>((resolve, reject) => {

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { SiteNameSchema } from '../core/settings.ts';
+import { VERSION } from '../core/version.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { AwsStore } from '../store/aws-store.ts';
 import { kmsSigner } from '../control/kms-signer.ts';
@@ -18,10 +19,14 @@ export const ComputeEnvSchema = z.looseObject({
   SIGNING_KEY_ARN: z.string().min(1).optional(),
 });
 
+/** The Lambda's structured logs: every line carries the site and the version that wrote it. */
+export function loggerFor(site: string): Logger {
+  return new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site, version: VERSION } });
+}
 
 export function handlerFromEnv(env: NodeJS.ProcessEnv) {
   const cfg = parseWith(ComputeEnvSchema, env, 'environment');
-  const logger = new Logger({ serviceName: COMPUTE_SERVICE, persistentKeys: { site: cfg.SITE } });
+  const logger = loggerFor(cfg.SITE);
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: COMPUTE_SERVICE, defaultDimensions: { site: cfg.SITE } });
   const keyArn = cfg.SIGNING_KEY_ARN;
   return makeComputeHandler({

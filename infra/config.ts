@@ -1,6 +1,7 @@
 /**
  * Deployment configuration: which sites, their settings, retention times. Read from a JSON file
- * (default infra/sites.json, `-c config=FILE` for another) and narrowed by context `-c sites=dc1,dc2`.
+ * (default infra/sites.json, `-c config=FILE` for another) and narrowed by context `-c sites=dc1,dc2`, which may only
+ * name sites the file describes.
  * Validated with zod at synth time, so a bad setting fails `cdk synth` with the field named, before AWS sees it.
  */
 import { readFileSync } from 'node:fs';
@@ -51,8 +52,6 @@ export const DeployConfigSchema = z.strictObject({
   logRetentionDays: z.number().int().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `one of ${LOG_RETENTION_DAYS.join(', ')}`).default(90),
   /** Alarms go to an SNS topic; this address is subscribed when given. */
   alarmEmail: z.email().optional(),
-  /** Settings for a site named on the command line (`-c sites=`) that the file does not describe. */
-  defaultSettings: SiteSettingsSchema.optional(),
   sites: z.array(SiteConfigSchema).default([]),
   /**
    * Principals besides the compute functions' roles that may sign manifests with the stack's KMS key: e.g. a
@@ -91,9 +90,9 @@ export function resolveConfig(fileText: string | undefined, fileLabel: string, s
   const sites = wanted.map((name, i) => {
     parseWith(SiteNameSchema, name, `context sites[${i}]`);
     const known = config.sites.find((s) => s.name === name);
-    if (known) return known;
-    if (!config.defaultSettings) throw new InputError(`context sites[${i}]`, name, `not in ${fileLabel} and the file has no defaultSettings`);
-    return parseWith(SiteConfigSchema, { name, settings: config.defaultSettings }, `context sites[${i}]`);
+    // A typo or a site nobody configured must not become a deployed site with guessed settings.
+    if (!known) throw new InputError(`context sites[${i}]`, name, `not a site of ${fileLabel} (it has ${config.sites.map((s) => s.name).join(', ') || 'none'}): describe it there first`);
+    return known;
   });
   if (sites.length === 0) throw new InputError('context sites', sitesContext, 'no site names');
   if (new Set(wanted).size !== wanted.length) throw new InputError('context sites', sitesContext, 'a site is listed twice');

@@ -132,6 +132,9 @@ export class PxeFilterStack extends Stack {
       value: `aws kms get-public-key --key-id ${this.signingKey.keyArn} --query PublicKey --output text | base64 -d | openssl pkey -pubin -inform DER -out pxe-filter-kms.pub`,
       description: 'writes the PEM public key that agents trust (trust.publicKeys / --trust-key)',
     });
+    // What every agent's and exporter's settings name (docs/install.md): `store: s3://<BucketName>` and `region`.
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'the store: s3://<this> in /etc/pxe-filter/agent.json (store) and the exporter\'s --to' });
+    new CfnOutput(this, 'Region', { value: this.region, description: 'the store\'s region: region in /etc/pxe-filter/agent.json, AWS_REGION for the exporter' });
 
     // S3 notifications are set by a CDK-provided custom resource (a singleton Lambda) at deploy time.
     const notifications = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');

@@ -16,6 +16,7 @@ import { serviceControl } from '../../agent/service.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 import { openStore } from '../../store/open.ts';
 import { trustStoreOf } from '../../core/signature.ts';
+import { VERSION } from '../../core/version.ts';
 export { loadConfig } from '../../agent/config.ts';
 
 /** The config with its hosts directory resolved to the real path every write and the lock use (or refused). */
@@ -26,7 +27,7 @@ export async function checkHostsdir(config: AgentConfig): Promise<AgentConfig> {
 /** Runs the daemon until SIGTERM/SIGINT (resolves) or a fatal error (rejects: exit 1). */
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, site: config.site, host: config.host });
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { region: config.region });
   const service = serviceControl(config.service);
   // The directory's lock first (any writer: `agent once`, another daemon with another state file), then the
   // state file's (another daemon on the same state file but another directory).
@@ -38,7 +39,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   const controller = new AbortController();
   const daemon = new AgentDaemon({ config, store, service, log, signal: controller.signal });
   const exits = installProcessHandlers(daemonHandlers({ daemon, log, abort: (reason) => controller.abort(reason), exit: (code) => process.exit(code) }));
-  log.info({ hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
+  log.info({ version: VERSION, hostsdir: config.hostsdir, store: store.description, service: service.description, purge: config.purge }, 'agent starting');
   try {
     await daemon.run();
     log.info({ stats: daemon.stats }, 'agent stopped');
@@ -53,7 +54,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
 }
 
 export async function planCommand(config: AgentConfig, json: boolean): Promise<string> {
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { region: config.region });
   const applied = await readAgentState(config.stateFile);
   const pointer = await readPointer(store, config.site);
   if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
@@ -93,7 +94,7 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
   const facts = await gatherStatus(status, {
     serviceActive: () => service.isRunning(),
     published: async () => {
-      const store = await openStore(config.store);
+      const store = await openStore(config.store, { region: config.region });
       const pointer = await readPointer(store, config.site);
       if (!pointer) return undefined;
       const version = (await store.listVersions(pointer.key)).find((v) => v.versionId === pointer.versionId);
@@ -105,7 +106,7 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
   const running = facts.serviceActive === undefined ? (status?.serviceRunning ? 'running' : 'stopped') + ' (as the agent recorded it)' : facts.serviceActive ? 'running' : 'not running';
   const text = status
     ? [
-        `site ${status.site}, host ${status.host}: generation ${status.generation ?? 'none'} applied ${a.ageSeconds === null ? 'never' : `${a.ageSeconds} s ago`}; published: ${published}`,
+        `site ${status.site}, host ${status.host}${status.version ? ` (pxe-filter ${status.version})` : ''}: generation ${status.generation ?? 'none'} applied ${a.ageSeconds === null ? 'never' : `${a.ageSeconds} s ago`}; published: ${published}`,
         `files ${status.counts.files} (allow ${status.counts.allow}, deny ${status.counts.deny}, removed ${status.counts.removed}); last apply ${status.counts.writes} written, ${status.counts.deletes} deleted in ${status.durationMs ?? '-'} ms; reloads ${status.reloads}`,
         `agent ${status.owner ? `pid ${status.owner.pid} ${facts.ownerAlive ? 'running' : 'gone'}` : 'unknown'}; dnsmasq ${running}; last contact ${a.contactAgeSeconds === null ? 'never' : `${a.contactAgeSeconds} s ago`}; ${a.stale ? 'STALE' : 'fresh'}`,
         ...a.problems.map((p) => `problem: ${p}`),

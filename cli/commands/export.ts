@@ -118,7 +118,7 @@ async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Prom
     retries: o.retries,
     retryDelayMs: o.retryDelay,
     target,
-    log: o.quiet ? () => {} : await jsonLog(redactor),
+    log: o.quiet ? () => {} : await jsonLog(o.site, redactor),
   });
   const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
   const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
@@ -164,9 +164,15 @@ export async function cloudFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise
   return resolveCloud(cli, env, files, found?.entry, found?.label);
 }
 
-/** One JSON object per line on stderr with stable keys (time, level, event, …); stdout keeps the summary. */
-async function jsonLog(redactor: SecretRedactor): Promise<LogFn> {
-  const { default: pino } = await import('pino');
-  const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, pino.destination({ fd: 2, sync: true }));
-  return (event, fields) => logger.info(redactor.redactFields(fields), event);
+/** Exporter events that mean "something is wrong, but the run goes on": logged as warnings (journalctl -p warning). */
+const WARNING_EVENTS = new Set(['http.retry', 'export.restart', 'export.latest-unreadable']);
+
+/** The agent's log format (agent/log.ts) on stderr, the event name as `msg`, every field redacted; stdout keeps the summary. */
+async function jsonLog(site: string, redactor: SecretRedactor): Promise<LogFn> {
+  const [{ createLogger }, { hostname }] = await Promise.all([import('../../agent/log.ts'), import('node:os')]);
+  const logger = createLogger({ level: 'info', site, host: hostname(), destination: 2 });
+  return (event, fields) => {
+    const safe = redactor.redactFields(fields);
+    return WARNING_EVENTS.has(event) ? logger.warn(safe, event) : logger.info(safe, event);
+  };
 }

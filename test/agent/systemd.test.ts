@@ -1,6 +1,7 @@
 /**
  * The shipped systemd units pass `systemd-analyze verify` (Debian package `systemd`). The units name
- * /usr/bin/node; verify checks that ExecStart exists, so a copy points at this machine's node instead.
+ * /usr/bin/pxe-filter (the Debian package's executable); verify checks that ExecStart exists, so a copy points
+ * at this checkout's cli/bin.js instead (packaging/test-deb.sh verifies the installed units as they are).
  * dnsmasq-base ships no unit, so a minimal dnsmasq.service stands in for the drop-in's target.
  */
 import { execFile } from 'node:child_process';
@@ -22,8 +23,8 @@ afterEach(() => {
 function stage(): string {
   dir = mkdtempSync(join(tmpdir(), 'pxe-units-'));
   const unit = readFileSync('agent/systemd/pxe-filter-agent.service', 'utf8');
-  expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node /m);
-  writeFileSync(join(dir, 'pxe-filter-agent.service'), unit.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  expect(unit).toMatch(/^ExecStart=\/usr\/bin\/pxe-filter /m);
+  writeFileSync(join(dir, 'pxe-filter-agent.service'), unit.replace(/^ExecStart=\/usr\/bin\/pxe-filter /m, `ExecStart=${join(process.cwd(), 'cli', 'bin.js')} `));
   mkdirSync(join(dir, 'dnsmasq.service.d'));
   copyFileSync('agent/systemd/dnsmasq.service.d/pxe-filter.conf', join(dir, 'dnsmasq.service.d', 'pxe-filter.conf'));
   writeFileSync(
@@ -44,10 +45,12 @@ async function verify(d: string, units: string[]) {
 }
 
 describe('systemd units', () => {
-  it('the agent unit runs node with the flags the bench measures (AGENT_NODE_FLAGS)', () => {
+  it('the agent unit runs /usr/bin/pxe-filter with the node flags the bench measures (AGENT_NODE_FLAGS)', () => {
     const unit = readFileSync('agent/systemd/pxe-filter-agent.service', 'utf8');
-    const exec = /^ExecStart=\/usr\/bin\/node (.*) \/usr\/local\/lib\/pxe-filter\/pxe-filter-agent\.mjs agent run /m.exec(unit);
-    expect(exec?.[1]?.split(' ')).toEqual([...AGENT_NODE_FLAGS]);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/pxe-filter agent run --config \/etc\/pxe-filter\/agent\.json$/m);
+    // The executable embeds Node.js, which takes its flags from NODE_OPTIONS.
+    const flags = /^Environment="NODE_OPTIONS=(.*)"$/m.exec(unit);
+    expect(flags?.[1]?.split(' ')).toEqual([...AGENT_NODE_FLAGS]);
   });
 
   it('the agent unit and the dnsmasq drop-in pass systemd-analyze verify with no warning', async () => {
@@ -63,7 +66,7 @@ describe('systemd units', () => {
     writeFileSync(conf, `${readFileSync(conf, 'utf8')}BindsToo=nothing\n`);
     const r = await verify(d, ['dnsmasq.service']);
     expect(r.out).toMatch(/pxe-filter\.conf.*BindsToo/);
-    writeFileSync(join(d, 'pxe-filter-agent.service'), readFileSync(join(d, 'pxe-filter-agent.service'), 'utf8').replace(process.execPath, '/nonexistent/node'));
+    writeFileSync(join(d, 'pxe-filter-agent.service'), readFileSync(join(d, 'pxe-filter-agent.service'), 'utf8').replace(join(process.cwd(), 'cli', 'bin.js'), '/nonexistent/pxe-filter'));
     const bad = await verify(d, ['pxe-filter-agent.service']);
     expect(bad.code).not.toBe(0);
   });

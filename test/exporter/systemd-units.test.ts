@@ -21,12 +21,12 @@ afterAll(async () => {
 
 /**
  * verify refuses an ExecStart binary that does not exist; the units name the installed path
- * (/usr/local/bin/pxe-filter), so the copy under test points at this checkout's executable instead.
+ * (/usr/bin/pxe-filter, from the Debian package), so the copy under test points at this checkout's executable instead.
  */
 async function copyUnits(edit: (text: string) => string = (t) => t): Promise<string[]> {
   const out: string[] = [];
   for (const name of ['pxe-filter-export.service', 'pxe-filter-export.timer']) {
-    const text = (await readFile(join(UNITS, name), 'utf8')).replaceAll('/usr/local/bin/pxe-filter', BIN);
+    const text = (await readFile(join(UNITS, name), 'utf8')).replaceAll('/usr/bin/pxe-filter', BIN);
     await writeFile(join(dir, name), edit(text));
     out.push(join(dir, name));
   }
@@ -59,7 +59,7 @@ describe('agent/systemd/pxe-filter-export.{service,timer}', () => {
     const service = await readFile(join(UNITS, 'pxe-filter-export.service'), 'utf8');
     const timer = await readFile(join(UNITS, 'pxe-filter-export.timer'), 'utf8');
     expect(service).toMatch(/^Type=oneshot$/m);
-    expect(service).toMatch(/^ExecStart=\/usr\/local\/bin\/pxe-filter export \$PXE_FILTER_EXPORT_ARGS$/m);
+    expect(service).toMatch(/^ExecStart=\/usr\/bin\/pxe-filter export \$PXE_FILTER_EXPORT_ARGS$/m);
     expect(service).toMatch(/^EnvironmentFile=\/etc\/pxe-filter\/export\.env$/m);
     expect(timer).toMatch(/^OnUnitInactiveSec=\d+s$/m);
     expect(timer).toMatch(/^WantedBy=timers\.target$/m);

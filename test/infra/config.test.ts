@@ -11,11 +11,20 @@ describe('deployment config', () => {
     expect(cfg.sites[0]!.settings.guard.maxChangeShare).toBe(0.5);
   });
 
-  it('fills defaults and narrows by -c sites, using defaultSettings for unlisted sites', () => {
-    const cfg = resolveConfig(file({ defaultSettings: { source: 'inspector' }, sites: [{ name: 'dc1', settings: { source: 'ironic' } }] }), 'f.json', 'dc2, dc1');
+  it('fills defaults and narrows by -c sites to sites the file describes', () => {
+    const two = file({ sites: [{ name: 'dc1', settings: { source: 'ironic' } }, { name: 'dc2', settings: { source: 'inspector' } }] });
+    const cfg = resolveConfig(two, 'f.json', 'dc2, dc1');
     expect(cfg.sites.map((s) => [s.name, s.settings.source, s.scheduleMinutes])).toEqual([['dc2', 'inspector', 15], ['dc1', 'ironic', 15]]);
     expect(cfg.noncurrentVersionDays).toBe(90);
-    expect(resolveConfig(file({ defaultSettings: { source: 'ironic' } }), 'f.json', ['dc3']).sites[0]!.name).toBe('dc3');
+    expect(resolveConfig(two, 'f.json', ['dc2']).sites.map((s) => s.name)).toEqual(['dc2']);
+  });
+
+  it('-c sites naming a site the file does not describe is refused, never made up from defaults (issue 14)', () => {
+    const one = file({ sites: [{ name: 'dc1', settings: { source: 'ironic' } }] });
+    expect(() => resolveConfig(one, 'infra/sites.json', 'dc1,dc2')).toThrow(/^context sites\[1\]: not a site of infra\/sites\.json \(it has dc1\): describe it there first: "dc2"$/);
+    expect(() => resolveConfig(undefined, 'infra/sites.json', 'dc1')).toThrow(/^context sites\[0\]: not a site of infra\/sites\.json \(it has none\)/);
+    // The key that used to allow it is gone: a file that still has it is told so.
+    expect(() => resolveConfig(file({ defaultSettings: { source: 'ironic' }, sites: [{ name: 'dc1', settings: { source: 'ironic' } }] }), 'f.json', 'dc1')).toThrow(/^f\.json/);
   });
 
   it('a bad setting fails with the file, the field and the value', () => {

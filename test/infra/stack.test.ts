@@ -309,12 +309,20 @@ describe('cdk-nag', () => {
   });
 });
 
+describe('outputs for the hosts (issue 14)', () => {
+  it('the bucket name and the region the agents and the exporter are configured with', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs['BucketName']?.Value).toEqual({ Ref: logicalId('AWS::S3::Bucket', 'Data') });
+    expect(outputs['Region']?.Value).toEqual({ Ref: 'AWS::Region' });
+  });
+});
+
 describe('sites from context', () => {
-  it('-c sites=dc1 deploys dc1 only; a site not in the file needs defaultSettings', () => {
+  it('-c sites=dc1 deploys dc1 only; a site not in the file is refused', () => {
     const { stack } = synth({ sites: 'dc1' });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SSM::Parameter', 1);
-    expect(() => synth({ sites: 'dc1,dc9' })).toThrow(/context sites\[1\]: not in .*sites\.json and the file has no defaultSettings: "dc9"/);
+    expect(() => synth({ sites: 'dc1,dc9' })).toThrow(/context sites\[1\]: not a site of .*sites\.json \(it has dc1, dc2\): describe it there first: "dc9"/);
     expect(() => synth({ sites: 'dc1,DC 2' })).toThrow(/context sites\[1\]/);
   });
 });

@@ -14,10 +14,26 @@ const root = resolve(import.meta.dirname, '../..');
 const out = mkdtempSync(join(tmpdir(), 'pxe-synth-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', NO_COLOR: '1', CI: 'true' };
+
 describe('npx cdk synth (offline, real bundling)', () => {
+  it('-c sites=dc1,dc2 with dc2 not in infra/sites.json: refused, nothing synthesized (issue 14)', { timeout: 120_000 }, async () => {
+    const o = join(out, 'refused.out');
+    const r = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', o, '-c', 'sites=dc1,dc2'], { cwd: root, env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/context sites\[1\]: not a site of .*infra\/sites\.json \(it has dc1\): describe it there first: "dc2"/);
+    expect(existsSync(join(o, 'PxeFilter.template.json'))).toBe(false);
+  });
+
   it('writes the template, passes cdk-nag, and bundles a compute handler that loads and runs', { timeout: 240_000 }, async () => {
-    const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', NO_COLOR: '1', CI: 'true' };
-    const r = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', join(out, 'cdk.out'), '-c', 'sites=dc1,dc2'], { cwd: root, env, maxBuffer: 64 * 1024 * 1024 });
+    // Two sites, both described in the deployment config (-c sites may only name described sites).
+    const sites = JSON.parse(readFileSync(join(root, 'infra', 'sites.json'), 'utf8')) as { sites: { name: string }[] };
+    const config = join(out, 'sites.json');
+    writeFileSync(config, JSON.stringify({ ...sites, sites: [...sites.sites, { ...sites.sites[0]!, name: 'dc2' }] }));
+    const r = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', join(out, 'cdk.out'), '-c', `config=${config}`, '-c', 'sites=dc1,dc2'], { cwd: root, env, maxBuffer: 64 * 1024 * 1024 });
     expect(r.stderr).not.toMatch(/AwsSolutions-/);
     const template = JSON.parse(readFileSync(join(out, 'cdk.out', 'PxeFilter.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     expect(Object.values(template.Resources).filter((x) => x.Type === 'AWS::Lambda::Function').length).toBeGreaterThanOrEqual(2);

@@ -108,7 +108,7 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
     const p = await proxy({ fault: (n) => (n === 2 ? 'http503' : 'pass') });
     const res = await exportVia(p.url, store);
     expect(res.code, res.stderr).toBe(0);
-    const retries = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['event'] === 'http.retry');
+    const retries = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['msg'] === 'http.retry');
     expect(retries).toHaveLength(1);
     expect(retries[0]).toMatchObject({ level: 30, service: 'Ironic', attempt: 1 });
     expect(String(retries[0]!['error'])).toContain('HTTP 503: injected 503');
@@ -171,7 +171,7 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
       const res = await exportVia(p.url, store);
       expect(res.code, res.stderr).toBe(0);
       expect(res.stdout).toMatch(/\(5 ports, 3 nodes/);
-      const restarts = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['event'] === 'export.restart');
+      const restarts = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['msg'] === 'export.restart');
       expect(restarts).toHaveLength(1);
       expect(String(restarts[0]!['reason'])).toMatch(/HTTP 404: Port [0-9a-f-]+ could not be found\./);
       const [obj] = await exportsIn(store);

@@ -113,8 +113,8 @@ describe('export against a real Ironic + ironic-inspector', () => {
     // The pinned API version reports `inspect wait` (API 1.1 would say `inspecting`).
     expect(parsed.nodes!.find((n) => n.uuid === nodes[3]!.uuid)).toMatchObject({ provisionState: 'inspect wait', inspectInterface: 'inspector' });
     // A JSON log line per fetched list on stderr, with stable keys.
-    const events = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; resource?: string; pages?: number });
-    expect(events.filter((e) => e.event === 'export.fetched').map((e) => [e.resource, e.pages])).toEqual([['ports', 4], ['nodes', 2], ['introspection', 1]]);
+    const events = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; resource?: string; pages?: number });
+    expect(events.filter((e) => e.msg === 'export.fetched').map((e) => [e.resource, e.pages])).toEqual([['ports', 4], ['nodes', 2], ['introspection', 1]]);
   });
 
   it('nodes put into inspect wait through the inspector interface show as waiting in ironic-inspector, paged with limit+marker', async () => {

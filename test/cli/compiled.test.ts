@@ -1,0 +1,70 @@
+/**
+ * The operator's command line runs compiled JavaScript (issue 14): `cli/bin.js` runs `dist/cli/`, which needs
+ * neither TypeScript nor node_modules. Proven by running a copy of exactly those files where no node_modules is.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildManifest, serializeManifest } from '../../core/manifest.ts';
+import { REPO_ROOT, tempDir } from '../support/cli.ts';
+
+const exec = promisify(execFile);
+const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+async function run(bin: string, args: string[]) {
+  try {
+    const r = await exec(process.execPath, [bin, ...args], { cwd: '/', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    return { code: 0, ...r };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the compiled command line (cli/bin.js → dist/cli)', () => {
+  const tmp = tempDir('compiled');
+  afterAll(() => tmp.cleanup());
+  // A copy of the checkout's bin and build only: no node_modules, no .ts file, no tsx anywhere above it.
+  const copy = join(tmp.path, 'pkg');
+  mkdirSync(join(copy, 'cli'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'cli', 'bin.js'), join(copy, 'cli', 'bin.js'));
+  cpSync(join(REPO_ROOT, 'dist', 'cli'), join(copy, 'dist', 'cli'), { recursive: true });
+  const bin = join(copy, 'cli', 'bin.js');
+
+  it('contains no TypeScript: the build is plain .mjs files', () => {
+    const files = readdirSync(join(copy, 'dist', 'cli'), { recursive: true }).map(String);
+    expect(files.filter((f) => f.endsWith('.mjs')).length).toBeGreaterThan(1);
+    expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
+  });
+
+  it('--version prints package.json\'s version, without node_modules', async () => {
+    const r = await run(bin, ['--version']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  it('agent once applies a manifest, without node_modules', async () => {
+    const manifest = join(tmp.path, 'm.json');
+    const hostsdir = join(tmp.path, 'hostsdir');
+    mkdirSync(hostsdir);
+    const m = buildManifest({ site: 'dc1', generation: 7, createdAt: new Date(), inputs: [], policy: { unknownHosts: 'deny', removed: 'deny', allow: [], deny: [] } });
+    writeFileSync(manifest, serializeManifest(m));
+    const r = await run(bin, ['agent', 'once', '--manifest', manifest, '--hostsdir', hostsdir, '--service', 'none']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^applied generation 7 of site dc1/);
+    expect(readdirSync(hostsdir)).toEqual(['unknown_hosts_filter']);
+  });
+
+  it('without a build: one line saying how to build it, exit 1', async () => {
+    const bare = join(tmp.path, 'bare', 'cli');
+    mkdirSync(bare, { recursive: true });
+    cpSync(join(REPO_ROOT, 'cli', 'bin.js'), join(bare, 'bin.js'));
+    const r = await run(join(bare, 'bin.js'), ['--help']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^pxe-filter: the command line is not built \(no .*\/bare\/dist\/cli\/pxe-filter\.mjs\): run `npm run build:cli` in .*\/bare\/\n$/);
+  });
+});
