@@ -24,6 +24,7 @@ import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './r
 import type { ServiceControl } from './service.ts';
 import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
 import { syncDirectory } from './sync.ts';
+import { PACKAGE_VERSION } from './version.ts';
 
 export interface DaemonDeps {
   config: AgentConfig;
@@ -507,6 +508,8 @@ export class AgentDaemon {
       serviceRunning: this.serviceRunning,
       stale: this.isStale(),
       lastError: this.lastError,
+      version: PACKAGE_VERSION,
+      layout: this.c.layout.kind === 'sharded' ? `sharded/${this.c.layout.shards}` : 'per-mac',
     };
   }
 

@@ -8,6 +8,7 @@ import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { layoutOption, registerAgentDaemonCommands, shardCount } from './commands/agent-daemon.ts';
 import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
+import { registerObserveCommands } from './commands/observe.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 
@@ -85,6 +86,7 @@ export function buildProgram(): Command {
     });
 
   registerAgentDaemonCommands(agent);
+  registerObserveCommands(program, agent);
 
   const local = program.command('local').description('the embedded local default: a directory plays S3 + SSM');
   local

@@ -10,6 +10,7 @@ import type { SiteSettings } from '../core/settings.ts';
 import { exportsPrefix } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import { policyFromExport } from './policy-from-export.ts';
+import { provenanceWriter } from './provenance.ts';
 import { type PublishResult, publishPolicy } from './publish.ts';
 import { loadSiteSettings } from './site-settings.ts';
 
@@ -52,14 +53,17 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
   } catch {
     throw new InputError(exportKey, `${obj.bytes.byteLength} bytes`, 'not UTF-8');
   }
-  const parsed = parseExportBundle(parseJsonText(text, exportKey), exportKey);
+  const bundle = parseJsonText(text, exportKey);
+  const parsed = parseExportBundle(bundle, exportKey);
   if (parsed.site !== site) throw new InputError(`${exportKey}.site`, parsed.site, `is not the site "${site}" whose prefix it is under`);
   const { policy, stats } = policyFromExport(parsed, settings);
+  const input = { key: exportKey, sha256: sha256(obj.bytes) };
   const published = await publishPolicy({
     store,
     site,
     policy,
-    inputs: [{ key: exportKey, sha256: sha256(obj.bytes) }],
+    inputs: [input],
+    provenance: provenanceWriter({ bundle, parsed, settings, export: input }),
     guard: settings.guard,
     force: req.force ?? false,
     now: req.now,

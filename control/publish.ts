@@ -17,7 +17,7 @@ import {
 import type { Policy } from '../core/policy.ts';
 import type { GuardSettings } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
-import { manifestKey, pointerParameter } from '../store/layout.ts';
+import { manifestKey, pointerParameter, provenanceKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 
 export interface PublishRequest {
@@ -28,6 +28,11 @@ export interface PublishRequest {
   guard: GuardSettings;
   force: boolean;
   now: Date;
+  /**
+   * The provenance of a newly published manifest (core/provenance.ts), written beside it before the pointer moves,
+   * so every generation agents can see has its explanation. Called only when a generation is published.
+   */
+  provenance?: (manifest: Manifest) => Uint8Array;
 }
 
 export interface PublishResult {
@@ -79,6 +84,7 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
     contentType: 'application/json',
   });
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: sha256(bytes) };
+  if (req.provenance) await store.putObject(provenanceKey(site), req.provenance(next.manifest), { contentType: 'application/json' });
   await movePointer(store, pointer);
   return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false };
 }

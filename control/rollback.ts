@@ -21,18 +21,23 @@ export interface RollbackResult {
   published: PublishResult;
 }
 
-/** Find the version of the site's manifest key whose generation is `generation`. */
-export async function findGeneration(store: Store, site: string, generation: number): Promise<{ manifest: Manifest; versionId: string; sha256: string }> {
+/** Find the version of the site's manifest key whose generation is `generation`; a refusal names `field` (the user's option). */
+export async function findGeneration(
+  store: Store,
+  site: string,
+  generation: number,
+  field = '--to-generation',
+): Promise<{ manifest: Manifest; versionId: string; sha256: string; lastModified: Date }> {
   const key = manifestKey(site);
   for (const v of await store.listVersions(key)) {
     const obj = await store.getObject(key, v.versionId);
     if (!obj) continue;
     const m = parseManifestBytes(obj.bytes, `${key}@${v.versionId}`);
-    if (m.generation === generation) return { manifest: m, versionId: v.versionId, sha256: sha256(obj.bytes) };
+    if (m.generation === generation) return { manifest: m, versionId: v.versionId, sha256: sha256(obj.bytes), lastModified: v.lastModified };
     // Versions are newest first and generations only grow: once below the target it cannot appear any more.
     if (m.generation < generation) break;
   }
-  throw new InputError('--to-generation', generation, `no version of ${key} holds this generation (never published, or expired by the bucket lifecycle)`);
+  throw new InputError(field, generation, `no version of ${key} holds this generation (never published, or expired by the bucket lifecycle)`);
 }
 
 export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult> {

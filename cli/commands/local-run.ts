@@ -12,6 +12,7 @@ import { sha256 } from '../../core/manifest.ts';
 import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
+import { provenanceWriter } from '../../control/provenance.ts';
 import { publishPolicy } from '../../control/publish.ts';
 import { pullManifest } from '../../agent/pull.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
@@ -55,7 +56,8 @@ export async function localRunCommand(o: LocalRunOptions) {
   }
 
   // 3. Compute (what the Lambda does on the S3 event). Bad input is refused here, before anything is stored.
-  const parsed = parseExportBundle(parseJsonText(new TextDecoder().decode(exportBytes!), exportObjectKey!), exportObjectKey!);
+  const bundle = parseJsonText(new TextDecoder().decode(exportBytes!), exportObjectKey!);
+  const parsed = parseExportBundle(bundle, exportObjectKey!);
   const { policy, stats } = policyFromExport(parsed, settings);
   if (latestDigest !== digest) await store.putObject(exportObjectKey!, exportBytes!, { condition: { ifNoneMatch: '*' } });
   // Written only when it differs: a re-run with nothing new must not write a single file.
@@ -66,6 +68,7 @@ export async function localRunCommand(o: LocalRunOptions) {
     site: o.site,
     policy,
     inputs: [{ key: exportObjectKey!, sha256: sha256(exportBytes!) }],
+    provenance: provenanceWriter({ bundle, parsed, settings, export: { key: exportObjectKey!, sha256: sha256(exportBytes!) } }),
     guard: settings.guard,
     force: false,
     now,
