@@ -5,7 +5,7 @@
  */
 import type { Mac } from './mac.ts';
 import type { Manifest } from './manifest.ts';
-import type { Verdict } from './policy.ts';
+import { INSPECTING_STATES, type Verdict } from './policy.ts';
 import { type Provenance, type ProvenanceNode, provenanceOfMac, provenanceOfNode } from './provenance.ts';
 
 export type ExplainRule =
@@ -23,6 +23,7 @@ export interface ExplainedPort {
   node: string | null;
   nodeName: string | null;
   provisionState: string | null;
+  inspectInterface: string | null;
   introspection: ProvenanceNode['introspection'];
   inspecting: boolean;
   rule: 'node-inspecting' | 'node-not-inspecting' | 'no-node';
@@ -114,6 +115,7 @@ function describePort(p: Provenance, port: { port: string | null; node: string |
     node: port.node,
     nodeName: node?.name ?? null,
     provisionState: node?.provisionState ?? null,
+    inspectInterface: node?.inspectInterface ?? null,
     introspection: node?.introspection ?? null,
     inspecting: port.rule === 'node-inspecting',
     rule: port.rule,
@@ -124,6 +126,10 @@ function nodeWords(p: ExplainedPort): string {
   const who = p.nodeName ? `${p.nodeName} (${p.node})` : `${p.node}`;
   const states = [
     p.provisionState !== null ? `provision state "${p.provisionState}"` : undefined,
+    // In an inspecting state yet not inspecting: the ironic source also wants a supported inspect interface.
+    p.provisionState !== null && INSPECTING_STATES.has(p.provisionState) && !p.inspecting
+      ? `inspect interface "${p.inspectInterface ?? 'none'}" (not one the site counts)`
+      : undefined,
     p.introspection ? `introspection ${p.introspection.finished ? 'finished' : 'running'}${p.introspection.state ? ` ("${p.introspection.state}")` : ''}` : undefined,
   ].filter(Boolean);
   return `node ${who}${states.length ? `, ${states.join(', ')}` : ''}`;
