@@ -20,6 +20,7 @@ import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
+import { MetricsFile } from './metrics.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import type { ServiceControl } from './service.ts';
 import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
@@ -217,7 +218,9 @@ export class AgentDaemon {
         }
       }
       this.noteStaleness();
-      await writeStatusFile(this.c.statusFile, this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      const status = this.buildReport();
+      await writeStatusFile(this.c.statusFile, status).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      this.writeMetrics(status);
     }
   }
 
@@ -513,10 +516,21 @@ export class AgentDaemon {
     };
   }
 
+  private metrics: MetricsFile | undefined;
+
+  /** The Prometheus textfile (agent/metrics.ts), beside every status file write; only when metricsFile is set. */
+  private writeMetrics(report: AgentReport): void {
+    if (!this.c.metricsFile) return;
+    this.metrics ??= new MetricsFile(this.c.metricsFile);
+    const err = this.metrics.write(report);
+    if (err) this.log.warn({ error: errorText(err), metricsFile: this.c.metricsFile }, 'cannot write the metrics file');
+  }
+
   /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
   private async report(ack: boolean): Promise<void> {
     const report = this.buildReport();
     await writeStatusFile(this.c.statusFile, report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    this.writeMetrics(report);
     if (!ack) return;
     try {
       await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });
