@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.ts';
 import { type HostRecord, filesToRead, hostRecord } from '../core/host-record.ts';
 import { parseMac } from '../core/mac.ts';
 import { type ExplainResult, explainMacs } from '../control/explain.ts';
-import { findGeneration } from '../control/rollback.ts';
+import { findGeneration } from '../control/history.ts';
 import { openStore } from '../store/open.ts';
 import type { AgentConfig } from './config.ts';
 import { readAgentState } from './state-file.ts';

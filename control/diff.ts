@@ -8,8 +8,7 @@ import { changedMacs } from '../core/hostsdir.ts';
 import type { Mac } from '../core/mac.ts';
 import type { Manifest } from '../core/manifest.ts';
 import type { Store } from '../store/store.ts';
-import { readProvenance } from './history.ts';
-import { findGeneration } from './rollback.ts';
+import { findGeneration, readProvenance } from './history.ts';
 
 export interface MacChange {
   mac: Mac;

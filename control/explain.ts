@@ -10,9 +10,8 @@ import { type Manifest, parseManifestBytes } from '../core/manifest.ts';
 import type { Verdict } from '../core/policy.ts';
 import type { Store } from '../store/store.ts';
 import { type AckRead, readAcks } from './fleet.ts';
-import { readGenerations, readProvenance } from './history.ts';
+import { findGeneration, readGenerations, readProvenance } from './history.ts';
 import { readPointer } from './publish.ts';
-import { findGeneration } from './rollback.ts';
 
 export interface ExplainRequest {
   store: Store;

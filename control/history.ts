@@ -3,12 +3,11 @@
  * old versions expire by lifecycle) and the provenance kept beside each. Read-only; for operators' queries.
  */
 import { InputError } from '../core/errors.ts';
-import { type Manifest, parseManifestBytes } from '../core/manifest.ts';
+import { type Manifest, parseManifestBytes, sha256 } from '../core/manifest.ts';
 import { type Provenance, parseProvenanceBytes } from '../core/provenance.ts';
 import { manifestKey, provenanceKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import { readPointer } from './publish.ts';
-import { findGeneration } from './rollback.ts';
 
 export interface GenerationSummary {
   generation: number;
@@ -48,10 +47,25 @@ export async function readGenerations(store: Store, site: string): Promise<{ sum
   return out.sort((a, b) => b.summary.generation - a.summary.generation);
 }
 
-/** The manifest of one generation, or a refusal naming the user's option when it is no longer (or never was) stored. */
-export async function manifestOfGeneration(store: Store, site: string, generation: number, field: string) {
-  return findGeneration(store, site, generation, field);
+/** Find the version of the site's manifest key whose generation is `generation`; a refusal names `field` (the user's option). */
+export async function findGeneration(
+  store: Store,
+  site: string,
+  generation: number,
+  field = '--to-generation',
+): Promise<{ manifest: Manifest; versionId: string; sha256: string; lastModified: Date }> {
+  const key = manifestKey(site);
+  for (const v of await store.listVersions(key)) {
+    const obj = await store.getObject(key, v.versionId);
+    if (!obj) continue;
+    const m = parseManifestBytes(obj.bytes, `${key}@${v.versionId}`);
+    if (m.generation === generation) return { manifest: m, versionId: v.versionId, sha256: sha256(obj.bytes), lastModified: v.lastModified };
+    // Versions are newest first and generations only grow: once below the target it cannot appear any more.
+    if (m.generation < generation) break;
+  }
+  throw new InputError(field, generation, `no version of ${key} holds this generation (never published, or expired by the bucket lifecycle)`);
 }
+
 
 /**
  * The provenance of one generation: the versions of the provenance object are read newest first until that

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
-import { findGeneration } from '../../control/rollback.ts';
+import { findGeneration } from '../../control/history.ts';
 import type { Layout } from '../../core/layout.ts';
 import { macFileName, type Mac } from '../../core/mac.ts';
 import type { LocalStore } from '../../store/local-store.ts';

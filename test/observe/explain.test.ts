@@ -169,6 +169,17 @@ describe('explain, history and diff on a generated 10k-MAC site', () => {
     expect(now.macs[0]).toMatchObject({ rule: 'unknown', verdict: 'allow' });
   });
 
+  it('a rollback carries the provenance of the generation it restores', async () => {
+    const root = join(tmp.path, 'dc1-rollback');
+    await dc1Site(root);
+    const rb = await runCli(['rollback', '--site', 'dc1', '--to-generation', '2', '--store', `local:${root}`]);
+    expect(rb.code).toBe(0);
+    const r = await explainJson([dc1Mac(0, 0), '--site', 'dc1', '--store', `local:${root}`]);
+    expect(r.generation).toBe(4);
+    expect(r.macs[0]).toMatchObject({ verdict: 'allow', rule: 'port-of-inspecting-node', provenance: true });
+    expect(r.macs[0]!.ports[0]).toMatchObject({ nodeName: 'dc1-node-000', provisionState: 'inspect wait' });
+  });
+
   it('provenance is kept beside the manifest, one version per published generation', async () => {
     const { LocalStore } = await import('../../store/local-store.ts');
     const versions = await new LocalStore(dc1Root).listVersions(provenanceKey('dc1'));
