@@ -89,6 +89,11 @@ export const AgentConfigSchema = z.strictObject({
   stateFile: absolutePath.default('/var/lib/pxe-filter/state.json'),
   /** Operational status for `agent status` (default: status.json next to the state file). */
   statusFile: absolutePath.optional(),
+  /**
+   * Prometheus text-format metrics, rewritten atomically after every poll, for node_exporter's textfile collector
+   * (e.g. /var/lib/prometheus/node-exporter/pxe-filter.prom, the Debian package's directory). Unset: none written.
+   */
+  metricsFile: absolutePath.refine((p) => p.endsWith('.prom'), 'node_exporter reads only files ending in .prom').optional(),
   /** Lock that makes one agent own the directory; outside the hosts directory (default: agent.lock next to the state file). */
   lockFile: absolutePath.optional(),
   /** Exists only while this agent has completed a full sync; dnsmasq's drop-in refuses to start without it. */

@@ -23,6 +23,7 @@ import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
 import { fetchVerified } from './pull.ts';
 import { trustStoreOf } from '../core/signature.ts';
+import { MetricsFile } from './metrics.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import { VERSION } from '../core/version.ts';
 import type { ServiceControl } from './service.ts';
@@ -251,7 +252,9 @@ export class AgentDaemon {
         }
       }
       this.noteStaleness();
-      await this.writeStatus(this.buildReport()).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      const status = this.buildReport();
+      await this.writeStatus(status).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+      this.writeMetrics(status);
     }
   }
 
@@ -543,6 +546,7 @@ export class AgentDaemon {
       serviceRunning: this.serviceRunning,
       stale: this.isStale(),
       lastError: this.lastError,
+      layout: this.c.layout.kind === 'sharded' ? `sharded/${this.c.layout.shards}` : 'per-mac',
     };
   }
 
@@ -551,10 +555,21 @@ export class AgentDaemon {
     return writeStatusFile(this.c.statusFile, { ...report, owner: this.owner });
   }
 
+  private metrics: MetricsFile | undefined;
+
+  /** The Prometheus textfile (agent/metrics.ts), beside every status file write; only when metricsFile is set. */
+  private writeMetrics(report: AgentReport): void {
+    if (!this.c.metricsFile) return;
+    this.metrics ??= new MetricsFile(this.c.metricsFile);
+    const err = this.metrics.write(report);
+    if (err) this.log.warn({ error: errorText(err), metricsFile: this.c.metricsFile }, 'cannot write the metrics file');
+  }
+
   /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
   private async report(ack: boolean): Promise<void> {
     const report = this.buildReport();
     await this.writeStatus(report).catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'cannot write the status file'));
+    this.writeMetrics(report);
     if (!ack) return;
     try {
       await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });

@@ -35,6 +35,8 @@ export const AgentReportSchema = z.strictObject({
   serviceRunning: z.boolean(),
   stale: z.boolean(),
   lastError: z.strictObject({ message: z.string(), at: z.iso.datetime(), generation: z.number().int().nullable() }).nullable(),
+  /** The hosts-directory layout ("per-mac", "sharded/256"); absent in older acks. */
+  layout: z.string().optional(),
 });
 export type AgentReport = z.output<typeof AgentReportSchema>;
 

@@ -9,6 +9,7 @@ import { layoutOption, registerAgentDaemonCommands, shardCount, trustKeyOption }
 import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
+import { registerObserveCommands } from './commands/observe.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 import { VERSION } from '../core/version.ts';
@@ -119,6 +120,7 @@ export function buildProgram(): Command {
     });
 
   registerAgentDaemonCommands(agent);
+  registerObserveCommands(program, agent);
 
   const local = program.command('local').description('the embedded local default: a directory plays S3 + SSM');
   local

@@ -3,10 +3,12 @@
  * The Lambda handler and any CLI wrap this; it holds no AWS or Lambda specifics.
  */
 import { sha256 } from '../core/manifest.ts';
+import { decodeJsonBytes } from '../core/json-text.ts';
 import type { PolicyStats } from '../core/policy.ts';
 import type { SiteSettings } from '../core/settings.ts';
 import type { Store } from '../store/store.ts';
 import { policyFromExport } from './policy-from-export.ts';
+import { provenanceWriter } from './provenance.ts';
 import { type PublishResult, publishPolicy } from './publish.ts';
 import { loadSiteSettings } from './site-settings.ts';
 import { type RefusedExport, newestExport } from './newest-export.ts';
@@ -37,11 +39,14 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
   const newest = await newestExport(store, site, req.now);
   const { key: exportKey, bytes, parsed } = newest.chosen;
   const { policy, stats } = policyFromExport(parsed, settings);
+  const input = { key: exportKey, sha256: sha256(bytes) };
   const published = await publishPolicy({
     store,
     site,
     policy,
-    inputs: [{ key: exportKey, sha256: sha256(bytes) }],
+    inputs: [input],
+    // Parsed again only when a generation is published (most runs publish nothing).
+    provenance: provenanceWriter({ bundle: () => decodeJsonBytes(bytes, exportKey), parsed, settings, export: input }),
     guard: settings.guard,
     force: req.force ?? false,
     now: req.now,

@@ -17,7 +17,7 @@ import {
 import type { Policy } from '../core/policy.ts';
 import type { GuardSettings } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
-import { manifestKey, pointerParameter } from '../store/layout.ts';
+import { manifestKey, pointerParameter, provenanceKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import { type ManifestSigner, signManifestDigest } from './signing.ts';
 
@@ -31,6 +31,11 @@ export interface PublishRequest {
   now: Date;
   /** Sign what is published (the pointer carries the signature); without it the pointer carries none. */
   signer?: ManifestSigner;
+  /**
+   * The provenance of a newly published manifest (core/provenance.ts), written beside it before the pointer moves,
+   * so every generation agents can see has its explanation. Called only when a generation is published.
+   */
+  provenance?: (manifest: Manifest) => Uint8Array;
 }
 
 export interface PublishResult {
@@ -91,6 +96,7 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
     contentType: 'application/json',
   });
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
+  if (req.provenance) await store.putObject(provenanceKey(site), req.provenance(next.manifest), { contentType: 'application/json' });
   await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));
   return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false };
 }

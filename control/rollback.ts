@@ -3,10 +3,12 @@
  * forward, so agents that refuse replays (a lower generation) accept it, and history stays append-only.
  */
 import { InputError } from '../core/errors.ts';
-import { type Manifest, parseManifestBytes, sha256 } from '../core/manifest.ts';
+import type { Manifest } from '../core/manifest.ts';
+import { serializeProvenance } from '../core/provenance.ts';
 import { GuardSettingsSchema } from '../core/settings.ts';
 import { manifestKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
+import { findGeneration, readProvenance } from './history.ts';
 import { type PublishResult, publishPolicy, readCurrentManifest } from './publish.ts';
 import type { ManifestSigner } from './signing.ts';
 
@@ -24,19 +26,7 @@ export interface RollbackResult {
   published: PublishResult;
 }
 
-/** Find the version of the site's manifest key whose generation is `generation`. */
-export async function findGeneration(store: Store, site: string, generation: number): Promise<{ manifest: Manifest; versionId: string; sha256: string }> {
-  const key = manifestKey(site);
-  for (const v of await store.listVersions(key)) {
-    const obj = await store.getObject(key, v.versionId);
-    if (!obj) continue;
-    const m = parseManifestBytes(obj.bytes, `${key}@${v.versionId}`);
-    if (m.generation === generation) return { manifest: m, versionId: v.versionId, sha256: sha256(obj.bytes) };
-    // Versions are newest first and generations only grow: once below the target it cannot appear any more.
-    if (m.generation < generation) break;
-  }
-  throw new InputError('--to-generation', generation, `no version of ${key} holds this generation (never published, or expired by the bucket lifecycle)`);
-}
+export { findGeneration } from './history.ts';
 
 export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult> {
   const { store, site, toGeneration } = req;
@@ -46,6 +36,7 @@ export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult
     throw new InputError('--to-generation', toGeneration, `must be below the current generation ${current.manifest.generation}`);
   }
   const target = await findGeneration(store, site, toGeneration);
+  const restored = await readProvenance(store, site, toGeneration);
   const published = await publishPolicy({
     store,
     site,
@@ -56,6 +47,8 @@ export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult
     force: true,
     now: req.now,
     ...(req.signer ? { signer: req.signer } : {}),
+    // The same policy, so the same explanation: the restored generation's provenance, stamped with the new one.
+    ...(restored ? { provenance: (m: Manifest) => serializeProvenance({ ...restored, generation: m.generation, publishedAt: m.createdAt, policyDigest: m.policyDigest }) } : {}),
   });
   return { from: { generation: toGeneration, versionId: target.versionId }, published };
 }

@@ -68,16 +68,47 @@ export function inspectingNodes(source: InspectionSource): Set<string> {
   );
 }
 
-export function computePolicy(input: PolicyInput): { policy: Policy; stats: PolicyStats } {
+/** What one port contributes to its MAC's verdict. */
+export type PortRule = 'node-inspecting' | 'node-not-inspecting' | 'no-node';
+/** Why a MAC Ironic knows got its verdict: a port of a node being inspected (allow), or any other port (deny). */
+export type MacRule = 'port-of-inspecting-node' | 'other-port';
+
+/**
+ * The decisions behind a policy, per MAC and for the wildcard: a by-product of computePolicy when asked
+ * (`{ explain: true }`), so an explanation can never disagree with the policy it explains.
+ */
+export interface PolicyExplanation {
+  macs: Map<Mac, { verdict: Verdict; rule: MacRule; ports: { nodeUuid: string | null; rule: PortRule }[] }>;
+  /** Nodes counted as being inspected under the site's source. */
+  inspectingNodes: ReadonlySet<string>;
+  unknownHosts: { verdict: Verdict; open: boolean; nodesInspecting: number; discovery: boolean; denyUnknownMacs: boolean };
+}
+
+export function computePolicy(input: PolicyInput): { policy: Policy; stats: PolicyStats };
+export function computePolicy(input: PolicyInput, options: { explain: true }): { policy: Policy; stats: PolicyStats; explanation: PolicyExplanation };
+export function computePolicy(input: PolicyInput, options?: { explain?: boolean }): { policy: Policy; stats: PolicyStats; explanation?: PolicyExplanation } {
   assertConsistentSettings(input);
   const inspecting = inspectingNodes(input.source);
   const allow = new Set<Mac>();
   const all = new Set<Mac>();
+  // Only when asked: the compute path does not pay for a record per port.
+  const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
   let portsWithoutNode = 0;
   for (const port of input.ports) {
     all.add(port.mac);
-    if (port.nodeUuid === null) portsWithoutNode++;
-    else if (inspecting.has(port.nodeUuid)) allow.add(port.mac);
+    let rule: PortRule;
+    if (port.nodeUuid === null) {
+      portsWithoutNode++;
+      rule = 'no-node';
+    } else if (inspecting.has(port.nodeUuid)) {
+      allow.add(port.mac);
+      rule = 'node-inspecting';
+    } else rule = 'node-not-inspecting';
+    if (portRules) {
+      const list = portRules.get(port.mac);
+      if (list) list.push({ nodeUuid: port.nodeUuid, rule });
+      else portRules.set(port.mac, [{ nodeUuid: port.nodeUuid, rule }]);
+    }
   }
   // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
   // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
@@ -89,7 +120,7 @@ export function computePolicy(input: PolicyInput): { policy: Policy; stats: Poli
   // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
-  return {
+  const result = {
     policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny: sortMacs(deny) },
     stats: {
       ports: input.ports.length,
@@ -100,4 +131,12 @@ export function computePolicy(input: PolicyInput): { policy: Policy; stats: Poli
       unusableMacSamples: sortMacs(unusable).slice(0, UNUSABLE_SAMPLES),
     },
   };
+  if (!portRules) return result;
+  const macs: PolicyExplanation['macs'] = new Map();
+  for (const [mac, ports] of portRules) {
+    const allowed = allow.has(mac);
+    macs.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
+  }
+  const unknownHosts = { verdict, open, nodesInspecting: inspecting.size, discovery: input.discovery, denyUnknownMacs: input.denyUnknownMacs };
+  return { ...result, explanation: { macs, inspectingNodes: inspecting, unknownHosts } };
 }

@@ -16,8 +16,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, Metric, SCHEDULE_SOURCE } from '../functions/names.ts';
-import { acksPrefix, exportsPrefix, manifestKey, pointerParameter, settingsParameter } from '../store/layout.ts';
+import { acksPrefix, exportsPrefix, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../store/layout.ts';
 import type { SiteConfig } from './config.ts';
+import { SiteDashboard } from './dashboard.ts';
 
 export interface PxeFilterSiteProps {
   site: SiteConfig;
@@ -77,7 +78,14 @@ export class PxeFilterSite extends Construct {
       }),
     );
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadOwnExports', actions: ['s3:GetObject'], resources: [objects(exportsPrefix(name))] }));
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadWriteOwnManifest', actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(manifestKey(name))] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteOwnManifest',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        // The provenance (why each MAC has its verdict, core/provenance.ts) is written beside each new generation.
+        resources: [bucket.arnForObjects(manifestKey(name)), bucket.arnForObjects(provenanceKey(name))],
+      }),
+    );
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadSettingsAndPointer', actions: ['ssm:GetParameter'], resources: [parameterArn(settingsParameter(name)), parameterArn(pointerParameter(name))] }));
     role.addToPolicy(new iam.PolicyStatement({ sid: 'MovePointer', actions: ['ssm:PutParameter'], resources: [parameterArn(pointerParameter(name))] }));
     // Not key.grant(): that may also write the key policy, which names this role (a dependency cycle).
@@ -244,6 +252,8 @@ export class PxeFilterSite extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     };
+
+    new SiteDashboard(this, 'Dashboard', { site: name, compute: this.compute, alarms: this.alarms, period: Duration.minutes(site.scheduleMinutes) });
 
     // cdk-nag IAM5 flags every "/*" in an object ARN. Each one left is a key prefix of this one site; S3 has no
     // way to name objects that do not exist yet other than a prefix wildcard. Acknowledged finding by finding.

@@ -17,7 +17,9 @@ import { policyFromExport } from '../../control/policy-from-export.ts';
 import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, generateSigningKey, loadSigningKeyFile } from '../../control/signing.ts';
 import { trustStoreFromPems } from '../../core/signature.ts';
 import { pullManifest } from '../../agent/pull.ts';
+import { ACK_SCHEMA, type AgentReport, encodeReport } from '../../agent/report.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
+import { VERSION } from '../../core/version.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { writeExport } from '../../exporter/write-export.ts';
 import { ackKey, settingsParameter } from '../../store/layout.ts';
@@ -78,19 +80,36 @@ export async function localRunCommand(o: LocalRunOptions) {
     await writeAgentState(statePath, { site: o.site, generation: pulled.manifest.generation, sha256: pulled.pointer.sha256, appliedAt: now.toISOString() });
   }
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'localhost';
-  const ack = {
+  // The same report an agent daemon acks (agent/report.ts), so `pxe-filter fleet status` reads this host too.
+  const ack: AgentReport = {
+    schema: ACK_SCHEMA,
     site: o.site,
     host,
     generation: pulled.manifest.generation,
-    at: now.toISOString(),
-    writes: sync.plan.writes.length,
-    deletes: sync.plan.deletes.length,
+    sha256: pulled.pointer.sha256,
+    appliedAt: now.toISOString(),
+    lastContactAt: now.toISOString(),
+    reportedAt: now.toISOString(),
+    counts: {
+      allow: pulled.manifest.policy.allow.length,
+      deny: pulled.manifest.policy.deny.length,
+      removed: sync.plan.counts.removed,
+      files: sync.state.size,
+      foreign: sync.plan.foreign.length,
+      writes: sync.plan.writes.length,
+      deletes: sync.plan.deletes.length,
+    },
     durationMs: Math.round(sync.durationMs),
-    foreign: sync.plan.foreign.length,
+    reloads: 0,
+    // `local run` manages no dnsmasq: nothing to run.
+    serviceRunning: true,
+    stale: false,
     lastError: null,
+    version: VERSION,
+    layout: 'per-mac',
   };
   // The ack records a change of applied state; a re-run that changed nothing leaves the last ack standing.
-  if (!nothingNew) await store.putObject(ackKey(o.site, host), new TextEncoder().encode(JSON.stringify(ack)));
+  if (!nothingNew) await store.putObject(ackKey(o.site, host), encodeReport(ack));
 
   return { root, hostsdir, store: store.description, exportKey: computed.exportKey, exportIsNew: written.status === 'written', refusedExports: computed.refusedExports, signingKey: keys.signer.description, keyId: keys.signer.keyId, published, stats, sync };
 }

@@ -201,6 +201,8 @@ describe('CDK stack: least privilege per site', () => {
     const may = (action: string, resource: string, ctx?: Record<string, string>) => allows(c, resources, action, resource, ctx);
     expect(may('s3:GetObject', obj('exports/dc1/x.json'))).toBe(true);
     expect(may('s3:PutObject', obj('manifests/dc1/manifest.json'))).toBe(true);
+    expect(may('s3:PutObject', obj('manifests/dc1/provenance.json'))).toBe(true);
+    expect(may('s3:PutObject', obj('manifests/dc2/provenance.json'))).toBe(false);
     expect(may('ssm:PutParameter', param('/pxe-filter/dc1/current'))).toBe(true);
     expect(may('ssm:GetParameter', param('/pxe-filter/dc1/settings'))).toBe(true);
     expect(may('s3:ListBucket', `arn:aws:s3:::${BUCKET}`, { 's3:prefix': 'exports/dc1/' })).toBe(true);

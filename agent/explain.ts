@@ -1,0 +1,38 @@
+/**
+ * `pxe-filter agent explain` on a PXE host: `explain` for the generation this host applied, plus what its hosts
+ * directory holds for each MAC right now and whether that agrees with the applied manifest.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../core/errors.ts';
+import { type HostRecord, filesToRead, hostRecord } from '../core/host-record.ts';
+import { parseMac } from '../core/mac.ts';
+import { type ExplainResult, explainMacs } from '../control/explain.ts';
+import { findGeneration } from '../control/history.ts';
+import { openStore } from '../store/open.ts';
+import type { AgentConfig } from './config.ts';
+import { readAgentState } from './state-file.ts';
+
+export interface AgentExplainResult {
+  host: string;
+  hostsdir: string;
+  appliedGeneration: number;
+  explain: ExplainResult;
+  directory: { mac: string; record: HostRecord }[];
+}
+
+export async function agentExplain(config: AgentConfig, inputs: readonly string[]): Promise<AgentExplainResult> {
+  const macs = inputs.map((i) => parseMac(i, 'MAC'));
+  const applied = await readAgentState(config.stateFile);
+  if (!applied) throw new InputError('stateFile', config.stateFile, 'no generation applied on this host yet (is the agent running?)');
+  const store = await openStore(config.store);
+  const explain = await explainMacs({ store, site: config.site, macs: inputs, generation: applied.generation });
+  const { manifest } = await findGeneration(store, config.site, applied.generation, 'stateFile');
+  const directory = [];
+  for (const mac of macs) {
+    const files = new Map<string, string | undefined>();
+    for (const name of filesToRead(mac, config.layout)) files.set(name, await readFile(join(config.hostsdir, name), 'utf8').catch(() => undefined));
+    directory.push({ mac, record: hostRecord(mac, config.layout, files, manifest) });
+  }
+  return { host: config.host, hostsdir: config.hostsdir, appliedGeneration: applied.generation, explain, directory };
+}
