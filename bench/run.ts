@@ -34,12 +34,17 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     reference: { type: 'boolean', default: false },
     'write-docs': { type: 'boolean', default: false },
+    /** Only these cases (comma-separated names as in the tables, e.g. agent-once,compute,json-floor,first-fill). */
+    only: { type: 'string' },
+    'no-steady': { type: 'boolean', default: false },
     dir: { type: 'string' },
     out: { type: 'string' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
 const runs = Number(values.runs);
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const wanted = (kind: string) => !only || only.has(kind);
 const base = values.dir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const work = join(base, `pxe-filter-bench-${process.pid}`);
 const fsType = spawnSync('stat', ['-f', '-c', '%T', base], { encoding: 'utf8' }).stdout.trim();
@@ -105,10 +110,10 @@ const repeat = <T>(fn: () => T) => Array.from({ length: runs }, fn);
 for (const n of sizes) {
   const dir = join(work, `hostsdir-${n}`);
   // In-process: the daemon's code path.
-  for (const kind of PER_MAC_CASES) {
+  for (const kind of PER_MAC_CASES.filter(wanted)) {
     record({ impl: 'pxe-filter', layout: 'per-mac', scope: 'in-process', case: kind, n }, repeat(() => runCase(process.execPath, [...AGENT_NODE_FLAGS, join(bundleDir, 'case.mjs'), kind, String(n), dir, 'per-mac'])));
   }
-  for (const kind of SHARDED_CASES) {
+  for (const kind of SHARDED_CASES.filter(wanted)) {
     record({ impl: 'pxe-filter', layout: 'sharded', scope: 'in-process', case: kind, n }, repeat(() => runCase(process.execPath, [...AGENT_NODE_FLAGS, join(bundleDir, 'case.mjs'), kind, String(n), dir, 'sharded'])));
   }
 
@@ -119,12 +124,13 @@ for (const n of sizes) {
   const manifestFile = join(work, `manifest-${n}.json`);
   writeFileSync(portsFile, JSON.stringify(ex.ports));
   writeFileSync(nodesFile, JSON.stringify(ex.nodes));
-  record({ impl: 'pxe-filter', scope: 'process', case: 'json-floor', n }, repeat(() => runProcess([process.execPath, join(bundleDir, 'json-floor.mjs'), portsFile, nodesFile])));
+  if (wanted('json-floor')) record({ impl: 'pxe-filter', scope: 'process', case: 'json-floor', n }, repeat(() => runProcess([process.execPath, join(bundleDir, 'json-floor.mjs'), portsFile, nodesFile])));
+  // Always run once at least: it writes the manifest `agent once` applies.
   record(
     { impl: 'pxe-filter', scope: 'process', case: 'compute', n },
-    repeat(() => runProcess([process.execPath, agentBundle, 'compute', '--site', 'bench', '--ports', portsFile, '--nodes', nodesFile, '--out', manifestFile, '--force'])),
+    (wanted('compute') ? repeat : (fn: () => Sample) => [fn()])(() => runProcess([process.execPath, agentBundle, 'compute', '--site', 'bench', '--ports', portsFile, '--nodes', nodesFile, '--out', manifestFile, '--force'])),
   );
-  for (const layout of ['per-mac', 'sharded'] as const) {
+  for (const layout of wanted('agent-once') ? (['per-mac', 'sharded'] as const) : []) {
     record(
       { impl: 'pxe-filter', layout, scope: 'process', case: 'agent-once', n },
       repeat(() => {
@@ -137,13 +143,13 @@ for (const n of sizes) {
   rmSync(dir, { recursive: true, force: true });
 
   const steady: Awaited<ReturnType<typeof steadyStateRss>>[] = [];
-  for (let i = 0; i < runs; i++) steady.push(await steadyStateRss(agentBundle, join(work, `agent-${n}`), n));
+  for (let i = 0; i < (values['no-steady'] || !wanted('agent-steady-rss') ? 0 : runs); i++) steady.push(await steadyStateRss(agentBundle, join(work, `agent-${n}`), n));
   const rssOf = (k: 'rssMb' | 'hwmMb' | 'churnRssMaxMb') => stats(steady.map((s) => ({ wallMs: s[k], cpuMs: 0, maxRssMb: 0 })), 'wallMs');
-  results.push({ impl: 'pxe-filter', scope: 'process', case: 'agent-steady-rss', n, steadyRss: rssOf('rssMb'), peakRss: rssOf('hwmMb'), churnRss: rssOf('churnRssMaxMb') });
-  progress(`pxe-filter agent steady-state RSS n=${n}: ${rssOf('rssMb').median.toFixed(1)} MB (peak ${rssOf('hwmMb').median.toFixed(1)} MB; under changes ≤ ${rssOf('churnRssMaxMb').median.toFixed(1)} MB)`);
+  if (steady.length) results.push({ impl: 'pxe-filter', scope: 'process', case: 'agent-steady-rss', n, steadyRss: rssOf('rssMb'), peakRss: rssOf('hwmMb'), churnRss: rssOf('churnRssMaxMb') });
+  if (steady.length) progress(`pxe-filter agent steady-state RSS n=${n}: ${rssOf('rssMb').median.toFixed(1)} MB (peak ${rssOf('hwmMb').median.toFixed(1)} MB; under changes ≤ ${rssOf('churnRssMaxMb').median.toFixed(1)} MB)`);
 
   if (values.reference) {
-    for (const [ours, ref] of Object.entries(REFERENCE)) {
+    for (const [ours, ref] of Object.entries(REFERENCE).filter(([ours]) => wanted(ours) || (ours === 'first-fill' && wanted('agent-once')))) {
       record({ impl: 'reference', scope: 'in-process', case: ours, n }, repeat(() => runCase('/usr/bin/python3', ['bench/reference_filter.py', ref, String(n), join(work, `ref-${n}`)])));
     }
     rmSync(join(work, `ref-${n}`), { recursive: true, force: true });

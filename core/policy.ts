@@ -64,24 +64,35 @@ export function inspectingNodes(source: InspectionSource): Set<string> {
 export function computePolicy(input: PolicyInput): { policy: Policy; stats: PolicyStats } {
   assertConsistentSettings(input);
   const inspecting = inspectingNodes(input.source);
+  // Every MAC sorted once, then duplicates and allowed MACs skipped in one pass: no set of all 100k MACs, and the
+  // deny list comes out sorted (the manifest's canonical form).
   const allow = new Set<Mac>();
-  const all = new Set<Mac>();
+  const macs = new Array<Mac>(input.ports.length);
   let portsWithoutNode = 0;
-  for (const port of input.ports) {
-    all.add(port.mac);
+  for (let i = 0; i < input.ports.length; i++) {
+    const port = input.ports[i]!;
+    macs[i] = port.mac;
     if (port.nodeUuid === null) portsWithoutNode++;
     else if (inspecting.has(port.nodeUuid)) allow.add(port.mac);
   }
-  const deny = [...all].filter((mac) => !allow.has(mac));
+  sortMacs(macs);
+  const deny: Mac[] = [];
+  let unique = 0;
+  for (let i = 0; i < macs.length; i++) {
+    const mac = macs[i]!;
+    if (i > 0 && mac === macs[i - 1]) continue;
+    unique++;
+    if (!allow.has(mac)) deny.push(mac);
+  }
   // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
   // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
   return {
-    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny: sortMacs(deny) },
+    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny },
     stats: {
       ports: input.ports.length,
-      duplicatePorts: input.ports.length - all.size,
+      duplicatePorts: input.ports.length - unique,
       portsWithoutNode,
       nodesInspecting: inspecting.size,
     },
