@@ -4,7 +4,7 @@
  * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
@@ -73,6 +73,22 @@ function tempPath(dir: string, name: string): string {
   return join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${TEMP_TOKEN}${TEMP_SUFFIX}`);
 }
 
+let umaskCache: boolean | undefined;
+/** Does this process's umask clear any bit of 0644? Read once from /proc (process.umask() without an argument is deprecated); unknown → yes. */
+export function umaskMasks0644(): boolean {
+  if (umaskCache === undefined) {
+    let umask: number | undefined;
+    try {
+      const m = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) umask = parseInt(m[1]!, 8);
+    } catch {
+      // not Linux, or /proc not mounted
+    }
+    umaskCache = umask === undefined || (umask & 0o644) !== 0;
+  }
+  return umaskCache;
+}
+
 /**
  * One atomic write, synchronously: open O_EXCL a hidden temp, fchmod, write, close, rename over the target.
  * Synchronous calls because they are faster here than promises through libuv's thread pool, measured
@@ -84,8 +100,9 @@ function writeFileAtomicSync(dir: string, name: string, content: string): void {
   const tmp = tempPath(dir, name);
   const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
   try {
-    // The umask must not make the record unreadable for dnsmasq's unprivileged user.
-    fchmodSync(fd, 0o644);
+    // The umask must not make the record unreadable for dnsmasq's unprivileged user; under a umask that leaves
+    // 0644 alone (022, 002…) open() already gave it, and one system call of five per file is saved.
+    if (umaskMasks0644()) fchmodSync(fd, 0o644);
     writeSync(fd, content);
   } finally {
     closeSync(fd);

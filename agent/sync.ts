@@ -51,6 +51,20 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   // A known state is the caller's record of this directory, which has just changed: updated, not copied.
-  const state = before === options.knownState ? applyPlanInPlace(before, plan, options.knownCounts) : applyPlan(before, plan);
-  return { plan, state, purged, scanned, durationMs: performance.now() - started };
+  if (before === options.knownState) {
+    const state = applyPlanInPlace(before, plan, options.knownCounts);
+    return { plan, state, purged, scanned, durationMs: performance.now() - started };
+  }
+  // Otherwise a copy of the whole directory, built only when asked for (a one-shot apply never does: 100k entries).
+  let state: DirectoryState | undefined;
+  const durationMs = performance.now() - started;
+  return {
+    plan,
+    get state() {
+      return (state ??= applyPlan(before, plan));
+    },
+    purged,
+    scanned,
+    durationMs,
+  };
 }

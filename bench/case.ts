@@ -1,7 +1,7 @@
 /**
  * One bench case in a fresh process (so peak RSS belongs to that case alone). Prints one JSON line:
  * { case, n, wallMs, cpuMs, maxRssMb, writes, ... }.
- *   node case.mjs <case> <n> <dir>
+ *   node case.mjs <case> <n> <dir> [per-mac|sharded]
  * Our cases drive the agent daemon itself (agent/daemon.ts: local store, service none, logs to /dev/null), so the
  * figures are its real code path: start-up purge + fetch + verify + full sync for a first fill or a restart, a
  * pointer read for a no-change poll, fetch + verify + incremental diff + apply + state/ack for a churn.
@@ -18,14 +18,20 @@ import { serviceControl } from '../agent/service.ts';
 import { syncDirectory } from '../agent/sync.ts';
 import { publishPolicy, readCurrentManifest } from '../control/publish.ts';
 import type { Policy } from '../core/policy.ts';
+import { PER_MAC } from '../core/layout.ts';
 import { LocalStore } from '../store/local-store.ts';
-import { basePolicy, churnedPolicy } from './data.ts';
+import { shardOf } from '../core/sharded.ts';
+import { basePolicy, changedMacsOf, churnedPolicy } from './data.ts';
 import { floorFill, floorPurge } from './floor.ts';
 
-const [kind, nText, dir] = process.argv.slice(2);
+const [kind, nText, dir, layoutKind = 'per-mac'] = process.argv.slice(2);
 const n = Number(nText);
-if (!kind || !dir || !Number.isInteger(n)) throw new Error('usage: case.mjs <case> <n> <dir>');
+if (!kind || !dir || !Number.isInteger(n) || (layoutKind !== 'per-mac' && layoutKind !== 'sharded')) throw new Error('usage: case.mjs <case> <n> <dir> [per-mac|sharded]');
 const SITE = 'bench';
+const SHARDS = 256;
+const sharded = layoutKind === 'sharded';
+/** Files a full sync writes: one per MAC or one per shard, plus the wildcard. */
+const fullSyncWrites = sharded ? SHARDS + 1 : n + 1;
 
 async function emptyDir(path: string) {
   await rm(path, { recursive: true, force: true });
@@ -60,7 +66,17 @@ const devNull = openSync('/dev/null', 'w');
 function daemonOn(store: LocalStore, purge = true): AgentDaemon {
   const state = `${dir}.state`;
   const config = resolveConfig(
-    { site: SITE, host: 'bench', store: `local:${dir}.store`, hostsdir: dir!, stateFile: join(state, 'state.json'), readyFile: join(state, 'ready'), service: { mode: 'none' }, purge },
+    {
+      site: SITE,
+      host: 'bench',
+      store: `local:${dir}.store`,
+      hostsdir: dir!,
+      stateFile: join(state, 'state.json'),
+      readyFile: join(state, 'ready'),
+      service: { mode: 'none' },
+      purge,
+      layout: sharded ? { kind: 'sharded', shards: SHARDS } : { kind: 'per-mac' },
+    },
     {},
     {},
   );
@@ -98,7 +114,7 @@ switch (kind) {
     if (kind === 'restart') await daemonOn(store).init(); // a full directory left by the previous run
     const daemon = daemonOn(store);
     const m = await measure(() => daemon.init());
-    if (daemon.stats.writes !== n + 1) throw new Error(`${kind} wrote ${daemon.stats.writes} files, expected ${n + 1}`);
+    if (daemon.stats.writes !== fullSyncWrites) throw new Error(`${kind} wrote ${daemon.stats.writes} files, expected ${fullSyncWrites}`);
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: daemon.stats.writes };
     break;
   }
@@ -112,7 +128,7 @@ switch (kind) {
       await daemon.poll();
       await writeStatusFile(join(`${dir}.state`, 'status.json'), daemon.buildReport());
     });
-    if (daemon.stats.writes !== n + 1 || daemon.stats.scans !== 1) throw new Error(`no-change poll wrote or scanned: ${JSON.stringify(daemon.stats)}`);
+    if (daemon.stats.writes !== fullSyncWrites || daemon.stats.scans !== 1) throw new Error(`no-change poll wrote or scanned: ${JSON.stringify(daemon.stats)}`);
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };
     break;
   }
@@ -122,7 +138,7 @@ switch (kind) {
     const daemon = daemonOn(await freshStore());
     await daemon.init();
     const current = (await readCurrentManifest(new LocalStore(`${dir}.store`), SITE))!.manifest;
-    const m = await measure(() => syncDirectory(dir, current, { purge: false }));
+    const m = await measure(() => syncDirectory(dir, current, { purge: false, layout: sharded ? { kind: 'sharded', shards: SHARDS } : PER_MAC }));
     if (m.result.plan.writes.length !== 0) throw new Error('rescan of an unchanged directory planned writes');
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes: 0 };
     break;
@@ -140,8 +156,10 @@ switch (kind) {
     });
     const writes = daemon.stats.writes - before.writes;
     const deletes = daemon.stats.deletes - before.deletes;
-    // 50 flips + 25 removed (rewritten with the removed verdict) + 25 added = exactly 100 files, no scan.
-    if (writes !== 100 || deletes !== 0 || daemon.stats.scans !== 1) throw new Error(`churn: ${writes} writes, ${deletes} deletes, ${daemon.stats.scans} scans`);
+    // 50 flips + 25 removed (rewritten with the removed verdict) + 25 added = exactly 100 files (per-MAC) or the
+    // shards of those 100 MACs, no scan.
+    const expected = sharded ? new Set(changedMacsOf(n).map((mac) => shardOf(mac, SHARDS))).size : 100;
+    if (writes !== expected || deletes !== 0 || daemon.stats.scans !== 1) throw new Error(`churn: ${writes} writes, ${deletes} deletes, ${daemon.stats.scans} scans`);
     out = { wallMs: m.wallMs, cpuMs: m.cpuMs, writes };
     break;
   }

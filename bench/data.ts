@@ -17,6 +17,16 @@ export function basePolicy(n: number): Policy {
   return { unknownHosts: 'allow', removed: 'allow', allow, deny };
 }
 
+/** The 100 MACs the churn case changes: 50 flipped, 25 removed from Ironic, 25 added. */
+export function changedMacsOf(n: number): Mac[] {
+  const step = Math.floor(n / 50);
+  return [
+    ...Array.from({ length: 50 }, (_, k) => macOf(k * step + 1)),
+    ...Array.from({ length: 25 }, (_, k) => macOf(k * step + 3)),
+    ...Array.from({ length: 25 }, (_, k) => macOf(n + k)),
+  ];
+}
+
 /** The churn case: 50 flips, 25 ports removed from Ironic, 25 added. */
 export function churnedPolicy(n: number): Policy {
   const base = basePolicy(n);

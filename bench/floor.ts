@@ -5,6 +5,7 @@
 import { closeSync, fchmodSync, constants as fsConstants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { umaskMasks0644 } from '../agent/hostsdir-io.ts';
 import { recordText } from '../core/hostsdir.ts';
 import { macFileName } from '../core/mac.ts';
 import { macOf } from './data.ts';
@@ -19,7 +20,7 @@ export async function floorFill(dir: string, n: number): Promise<void> {
     const mac = macOf(i);
     const tmp = join(dir, `.raw-${i}.tmp`);
     const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
-    fchmodSync(fd, 0o644);
+    if (umaskMasks0644()) fchmodSync(fd, 0o644);
     writeSync(fd, recordText(mac, 'deny'));
     closeSync(fd);
     renameSync(tmp, join(dir, macFileName(mac)));

@@ -141,10 +141,6 @@ export const SHARD_NAME = /^shard-(\d{4})$/;
  * allow, so an apply cut short never opened more than needed.
  */
 export function diffDirectory(policy: Policy, dir: DirectoryState, options: DiffOptions = {}): Plan {
-  const want = new Map<Mac, Verdict>();
-  for (const mac of policy.allow) want.set(mac, 'allow');
-  for (const mac of policy.deny) want.set(mac, 'deny');
-
   const dashed = new Map<Mac, Verdict | undefined>();
   const present = new Set<Mac>();
   const legacy: { name: string; content: string; records: Map<Mac, Verdict | undefined> }[] = [];
@@ -167,7 +163,16 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
     else plan.foreign.push({ name: entry.name, reason: entry.reason });
   }
 
-  const desired = (mac: Mac): Verdict | undefined => want.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
+  // A manifest's policy is canonical (sorted, unique, disjoint): on an empty directory (a first fill) its lists are
+  // walked as they are, without a map of every MAC (100k entries) or a pass to put the denies first.
+  const canonical = isCanonicalLists(policy);
+  let want: Map<Mac, Verdict> | undefined;
+  if (!canonical || present.size > 0 || legacy.length > 0) {
+    want = new Map<Mac, Verdict>();
+    for (const mac of policy.allow) want.set(mac, 'allow');
+    for (const mac of policy.deny) want.set(mac, 'deny');
+  }
+  const desired = (mac: Mac): Verdict | undefined => want?.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
   const adoptRevoking: FileWrite[] = [];
   const adoptGranting: FileWrite[] = [];
   for (const l of legacy) {
@@ -178,20 +183,27 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
     plan.counts.adopted += l.records.size;
   }
 
-  const writes: FileWrite[] = [];
+  // Every deny before any allow (fail closed mid-apply); within each, the order of the policy, then the wildcard,
+  // then removed MACs.
+  const writes = { deny: [] as FileWrite[], allow: [] as FileWrite[] };
   const settle = (mac: Mac, verdict: Verdict, reason: WriteReason) => {
-    if (dashed.get(mac) !== verdict) writes.push({ name: macFileName(mac), content: recordText(mac, verdict), reason });
+    if (dashed.get(mac) !== verdict) writes[verdict].push({ name: macFileName(mac), content: recordText(mac, verdict), reason });
     else plan.counts.unchanged++;
   };
-  for (const [mac, verdict] of want) {
-    settle(mac, verdict, verdict);
-    plan.counts[verdict]++;
+  if (want) {
+    for (const [mac, verdict] of want) settle(mac, verdict, verdict);
+  } else {
+    for (const mac of policy.allow) settle(mac, 'allow', 'allow');
+    for (const mac of policy.deny) settle(mac, 'deny', 'deny');
   }
+  plan.counts.allow = want ? 0 : policy.allow.length;
+  plan.counts.deny = want ? 0 : policy.deny.length;
+  if (want) for (const verdict of want.values()) plan.counts[verdict]++;
   if (wildcard !== policy.unknownHosts) {
-    writes.push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
+    writes[policy.unknownHosts].push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
   }
   for (const mac of present) {
-    if (want.has(mac)) continue;
+    if (want!.has(mac)) continue;
     plan.counts.removed++;
     if (options.compactRemoved) {
       if (dashed.has(mac)) plan.deletes.push({ name: macFileName(mac), reason: 'compacted' });
@@ -200,8 +212,7 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
       settle(mac, policy.removed, 'removed');
     }
   }
-  const isDeny = (w: FileWrite) => verdictOfText(w.content) === 'deny';
-  plan.writes = [...adoptRevoking, ...adoptGranting, ...writes.filter(isDeny), ...writes.filter((w) => !isDeny(w))];
+  plan.writes = adoptRevoking.length + adoptGranting.length > 0 ? [...adoptRevoking, ...adoptGranting, ...writes.deny, ...writes.allow] : writes.deny.concat(writes.allow);
   return plan;
 }
 

@@ -89,13 +89,16 @@ export function computePolicy(input: PolicyInput, options: { explain: true }): {
 export function computePolicy(input: PolicyInput, options?: { explain?: boolean }): { policy: Policy; stats: PolicyStats; explanation?: PolicyExplanation } {
   assertConsistentSettings(input);
   const inspecting = inspectingNodes(input.source);
+  // Every MAC sorted once, then duplicates and allowed MACs skipped in one pass: no set of all 100k MACs, and the
+  // deny list comes out sorted (the manifest's canonical form).
   const allow = new Set<Mac>();
-  const all = new Set<Mac>();
+  const macs = new Array<Mac>(input.ports.length);
   // Only when asked: the compute path does not pay for a record per port.
   const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
   let portsWithoutNode = 0;
-  for (const port of input.ports) {
-    all.add(port.mac);
+  for (let i = 0; i < input.ports.length; i++) {
+    const port = input.ports[i]!;
+    macs[i] = port.mac;
     let rule: PortRule;
     if (port.nodeUuid === null) {
       portsWithoutNode++;
@@ -110,33 +113,43 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
       else portRules.set(port.mac, [{ nodeUuid: port.nodeUuid, rule }]);
     }
   }
+  sortMacs(macs);
+  const deny: Mac[] = [];
   // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
   // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
   const unusable: Mac[] = [];
-  for (const mac of all) if (isUnusableMac(mac)) unusable.push(mac);
-  for (const mac of unusable) allow.delete(mac);
-  const deny = [...all].filter((mac) => !allow.has(mac));
+  let unique = 0;
+  for (let i = 0; i < macs.length; i++) {
+    const mac = macs[i]!;
+    if (i > 0 && mac === macs[i - 1]) continue;
+    unique++;
+    if (isUnusableMac(mac)) {
+      unusable.push(mac);
+      allow.delete(mac);
+    }
+    if (!allow.has(mac)) deny.push(mac);
+  }
   // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
   // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
   const result = {
-    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny: sortMacs(deny) },
+    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny },
     stats: {
       ports: input.ports.length,
-      duplicatePorts: input.ports.length - all.size,
+      duplicatePorts: input.ports.length - unique,
       portsWithoutNode,
       nodesInspecting: inspecting.size,
       unusableMacs: unusable.length,
-      unusableMacSamples: sortMacs(unusable).slice(0, UNUSABLE_SAMPLES),
+      unusableMacSamples: unusable.slice(0, UNUSABLE_SAMPLES),
     },
   };
   if (!portRules) return result;
-  const macs: PolicyExplanation['macs'] = new Map();
+  const explained: PolicyExplanation['macs'] = new Map();
   for (const [mac, ports] of portRules) {
     const allowed = allow.has(mac);
-    macs.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
+    explained.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
   }
   const unknownHosts = { verdict, open, nodesInspecting: inspecting.size, discovery: input.discovery, denyUnknownMacs: input.denyUnknownMacs };
-  return { ...result, explanation: { macs, inspectingNodes: inspecting, unknownHosts } };
+  return { ...result, explanation: { macs: explained, inspectingNodes: inspecting, unknownHosts } };
 }

@@ -19,7 +19,8 @@ import {
   revokes,
   wildcardText,
 } from './hostsdir.ts';
-import { type Mac, macFromFileName } from './mac.ts';
+import { isCanonicalLists } from './manifest.ts';
+import { type Mac, macFromFileName, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const SHARD_PREFIX = 'shard-';
@@ -61,9 +62,6 @@ export interface ShardDiffOptions {
 export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardDiffOptions): Plan {
   const { shards } = options;
   const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0, adopted: 0, unchanged: 0 } };
-  const want = new Map<Mac, Verdict>();
-  for (const mac of policy.allow) want.set(mac, 'allow');
-  for (const mac of policy.deny) want.set(mac, 'deny');
   plan.counts.allow = policy.allow.length;
   plan.counts.deny = policy.deny.length;
 
@@ -108,23 +106,38 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
     legacy.push({ name, records, content });
   }
 
-  const desired = (mac: Mac): Verdict | undefined => want.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
-  // Home records per shard.
-  const homes = new Map<number, [Mac, Verdict][]>();
+  // A manifest's policy is canonical (sorted, unique, disjoint) and a first fill finds nothing present: then each
+  // shard's MACs are taken from the lists in order, without a 100k-entry map of the policy or a sort per shard.
+  const canonical = isCanonicalLists(policy);
+  let want: Map<Mac, Verdict> | undefined;
+  if (!canonical || present.size > 0) {
+    want = new Map<Mac, Verdict>();
+    for (const mac of policy.allow) want.set(mac, 'allow');
+    for (const mac of policy.deny) want.set(mac, 'deny');
+  }
+  const desired = (mac: Mac): Verdict | undefined => want?.get(mac) ?? (options.compactRemoved ? undefined : policy.removed);
+  // Home records per shard: its allow and deny MACs, each list in ascending order unless `unsorted`.
+  const homes = Array.from({ length: shards }, () => ({ allow: [] as Mac[], deny: [] as Mac[], unsorted: !canonical }));
   const home = (mac: Mac, v: Verdict) => {
     const i = shardOf(mac, shards);
     if (options.onlyShards && !options.onlyShards.has(i)) return;
-    let list = homes.get(i);
-    if (!list) homes.set(i, (list = []));
-    list.push([mac, v]);
+    homes[i]![v].push(mac);
   };
-  for (const [mac, v] of want) home(mac, v);
+  if (canonical) {
+    for (const mac of policy.allow) home(mac, 'allow');
+    for (const mac of policy.deny) home(mac, 'deny');
+  } else {
+    for (const [mac, v] of want!) home(mac, v);
+  }
   for (const mac of present.keys()) {
-    if (want.has(mac)) continue;
+    if (want!.has(mac)) continue;
     plan.counts.removed++;
     const v = desired(mac);
-    if (v) home(mac, v);
-    else plan.reloadNeeded = true; // a record dnsmasq holds is being dropped
+    if (v) {
+      home(mac, v);
+      const h = homes[shardOf(mac, shards)];
+      if (h) h.unsorted = true;
+    } else plan.reloadNeeded = true; // a record dnsmasq holds is being dropped
   }
 
   // Apply order (sequential): every legacy file is made to agree before any shard is written (a shard holds many
@@ -146,15 +159,20 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
   }
   const indexes = options.onlyShards ? [...options.onlyShards] : Array.from({ length: shards }, (_, i) => i);
   for (const i of indexes) {
-    const records = homes.get(i) ?? [];
-    const content = recordsText(records);
+    const h = homes[i]!;
+    if (h.unsorted) {
+      sortMacs(h.allow);
+      sortMacs(h.deny);
+    }
+    const content = mergedRecordsText(h.allow, h.deny);
     const before = current.get(i);
     if (before === content) {
-      plan.counts.unchanged += records.length;
+      plan.counts.unchanged += h.allow.length + h.deny.length;
       continue;
     }
-    const old = before === undefined ? new Map<Mac, Verdict>() : parseRecords(before);
-    own[revokes(old, records) ? 'revoking' : 'granting'].push({ name: shardName(i), content, reason: 'shard' });
+    const old = before === undefined ? undefined : parseRecords(before);
+    const revoking = h.deny.some((mac) => old?.get(mac) !== 'deny');
+    own[revoking ? 'revoking' : 'granting'].push({ name: shardName(i), content, reason: 'shard' });
   }
   if (wildcard !== wildcardText(policy.unknownHosts)) {
     own[policy.unknownHosts === 'deny' ? 'revoking' : 'granting'].push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
@@ -163,6 +181,17 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
   // Migrated files' records leave dnsmasq's memory only on a reload, which is cheap in this layout.
   if (legacy.length > 0) plan.reloadNeeded = true;
   return plan;
+}
+
+/** recordsText of two ascending, disjoint lists of MACs (one merge, no pair per MAC, no sort). */
+function mergedRecordsText(allow: readonly Mac[], deny: readonly Mac[]): string {
+  const lines: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < allow.length && j < deny.length) lines.push(allow[i]! < deny[j]! ? recordText(allow[i++]!, 'allow') : recordText(deny[j++]!, 'deny'));
+  while (i < allow.length) lines.push(recordText(allow[i++]!, 'allow'));
+  while (j < deny.length) lines.push(recordText(deny[j++]!, 'deny'));
+  return lines.join('');
 }
 
 /** A migrated per-MAC file keeps its one-record form; a migrated shard keeps shard form. */
