@@ -48,7 +48,8 @@ export class FatalError extends Error {
   override readonly name = 'FatalError';
 }
 
-const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}`;
+/** A pointer re-signed in place (signing turned on, a key rotated) is a new pointer: a refusal of the old one does not stick. */
+const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}/${p.signature?.signature ?? ''}`;
 
 export class AgentDaemon {
   /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
@@ -75,8 +76,8 @@ export class AgentDaemon {
   private reloadAfterStart = false;
   private readonly startedAt = Date.now();
   serviceRunning = false;
-  /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls. */
-  readonly stats = { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0 };
+  /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls, refused manifests. */
+  readonly stats = { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0, refusals: 0 };
 
   constructor(private readonly deps: DaemonDeps) {}
 
@@ -218,8 +219,9 @@ export class AgentDaemon {
     } catch (err) {
       if (!(err instanceof InputError)) throw err; // store unreachable: retried, not refused
       this.refused = pointerId(pointer);
+      this.stats.refusals++;
       this.setError(`manifest refused: ${err.message}`, pointer.generation);
-      this.log.error({ generation: pointer.generation, error: err.message }, 'manifest refused; the hosts directory is left as it is');
+      this.log.error({ generation: pointer.generation, error: err.message, refusals: this.stats.refusals }, 'manifest refused; the hosts directory is left as it is');
       throw new RefusedError(err.message);
     }
   }
