@@ -13,7 +13,6 @@ import { type DirectoryState, type Plan, type RecordCounts, classifyEntry, count
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
-import { readPointer } from '../control/publish.ts';
 import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
@@ -21,7 +20,7 @@ import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
 import { currentOwner } from './lock.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
-import { fetchVerified } from './pull.ts';
+import { ManifestSource, pointerId, pointerMoved } from './manifest-source.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import type { ServiceControl } from './service.ts';
 import { type AgentState, readAgentState, writeAgentState } from './state-file.ts';
@@ -44,8 +43,6 @@ export class RefusedError extends Error {
 export class FatalError extends Error {
   override readonly name = 'FatalError';
 }
-
-const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}`;
 
 export class AgentDaemon {
   /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
@@ -75,7 +72,11 @@ export class AgentDaemon {
   /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls. */
   readonly stats = { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0 };
 
-  constructor(private readonly deps: DaemonDeps) {}
+  private readonly source: ManifestSource;
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.source = new ManifestSource(deps.store, deps.config.site);
+  }
 
   private get c() {
     return this.deps.config;
@@ -193,32 +194,26 @@ export class AgentDaemon {
     );
   }
 
+
+  /** The published pointer; an unreachable store throws (retried), a pointer that is not valid is an InputError. */
   private async readPointerOrThrow(): Promise<Pointer> {
-    const pointer = await readPointer(this.deps.store, this.c.site);
+    const read = await this.source.readPointer();
+    if (read.kind === 'unreachable') throw new Error(read.error);
     this.lastContactAt = new Date();
-    if (!pointer) throw new Error(`no manifest published yet for site "${this.c.site}"`);
-    return pointer;
+    if (read.kind === 'refused') throw new InputError('pointer', this.c.site, read.reason);
+    if (read.kind === 'unpublished') throw new Error(`no manifest published yet for site "${this.c.site}"`);
+    return read.pointer;
   }
 
   /** Everything is checked before a byte is written; a refusal is remembered so it is not fetched again. */
   private async verify(pointer: Pointer): Promise<Manifest> {
-    try {
-      const appliedGeneration = this.applied?.generation;
-      if (appliedGeneration !== undefined && pointer.generation < appliedGeneration) {
-        throw new InputError('pointer.generation', pointer.generation, `is older than the applied generation ${appliedGeneration} (replay refused)`);
-      }
-      const manifest = await fetchVerified(this.deps.store, this.c.site, pointer, appliedGeneration);
-      if (this.applied && manifest.generation === this.applied.generation && pointer.sha256 !== this.applied.sha256) {
-        throw new InputError('manifest.generation', manifest.generation, 'was already applied with different bytes (a generation is never reused)');
-      }
-      return manifest;
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err; // store unreachable: retried, not refused
-      this.refused = pointerId(pointer);
-      this.setError(`manifest refused: ${err.message}`, pointer.generation);
-      this.log.error({ generation: pointer.generation, error: err.message }, 'manifest refused; the hosts directory is left as it is');
-      throw new RefusedError(err.message);
-    }
+    const fetched = await this.source.fetch(pointer, this.applied);
+    if (fetched.kind === 'verified') return fetched.manifest;
+    if (fetched.kind === 'unreachable') throw new Error(fetched.error); // retried, not refused
+    this.refused = pointerId(pointer);
+    this.setError(`manifest refused: ${fetched.reason}`, pointer.generation);
+    this.log.error({ generation: pointer.generation, error: fetched.reason }, 'manifest refused; the hosts directory is left as it is');
+    throw new RefusedError(fetched.reason);
   }
 
   private async loop(): Promise<void> {
@@ -257,7 +252,7 @@ export class AgentDaemon {
   async poll(): Promise<void> {
     this.stats.polls++;
     const pointer = await this.readPointerOrThrow();
-    const moved = !this.applied || pointer.generation !== this.applied.generation || pointer.sha256 !== this.applied.sha256;
+    const moved = pointerMoved(pointer, this.applied);
     if (!moved) {
       this.log.debug({ generation: pointer.generation, scans: this.stats.scans, writes: this.stats.writes, polls: this.stats.polls }, 'poll: no change');
       // Back on the applied manifest: an earlier refusal or outage is over.

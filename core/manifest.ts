@@ -262,13 +262,12 @@ export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manif
 
 export interface VerifyExpectations {
   site: string;
-  /** The generation already applied on this host: a lower one is a replay and is refused. */
-  appliedGeneration?: number;
 }
 
 /**
- * Everything the agent checks before it writes a byte (design §5): the bytes match the pointer's sha256,
- * the document is a valid canonical manifest of our site, and it is not older than what is applied.
+ * What the agent checks of a manifest's bytes before it writes a byte: they match the pointer's sha256, and the
+ * document is a valid canonical manifest of our site at the pointer's generation. (Replays are refused on the
+ * pointer, before the fetch: agent/manifest-source.ts.)
  */
 export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: VerifyExpectations): Manifest {
   const actual = sha256(bytes);
@@ -279,9 +278,6 @@ export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: Veri
   if (m.site !== expect.site) throw new InputError('manifest.site', m.site, `is not this agent's site "${expect.site}"`);
   if (m.generation !== pointer.generation) {
     throw new InputError('manifest.generation', m.generation, `does not match the pointer generation ${pointer.generation}`);
-  }
-  if (expect.appliedGeneration !== undefined && m.generation < expect.appliedGeneration) {
-    throw new InputError('manifest.generation', m.generation, `is older than the applied generation ${expect.appliedGeneration} (replay refused)`);
   }
   return m;
 }

@@ -1,7 +1,6 @@
 /** What `agent run|plan|status` do (their flags: agent-daemon.ts). */
 import { InputError } from '../../core/errors.ts';
 import { planSync } from '../../core/layout.ts';
-import { readPointer } from '../../control/publish.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { readDirectory } from '../../agent/hostsdir-io.ts';
@@ -9,7 +8,7 @@ import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock, acquireLock, currentOwner } from '../../agent/lock.ts';
 import { createLogger, errorText } from '../../agent/log.ts';
 import { daemonHandlers, installProcessHandlers } from '../../agent/process-handlers.ts';
-import { fetchVerified } from '../../agent/pull.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
 import { type StatusFile, readStatusFile } from '../../agent/report.ts';
 import { assessStatus, gatherStatus } from '../../agent/status.ts';
 import { serviceControl } from '../../agent/service.ts';
@@ -54,9 +53,9 @@ export async function runAgent(config: AgentConfig): Promise<void> {
 export async function planCommand(config: AgentConfig, json: boolean): Promise<string> {
   const store = await openStore(config.store);
   const applied = await readAgentState(config.stateFile);
-  const pointer = await readPointer(store, config.site);
-  if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
-  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation);
+  const current = await new ManifestSource(store, config.site).current(applied);
+  if (!current) throw new InputError('pointer', config.site, 'no manifest published for this site');
+  const { manifest } = current;
   const plan = planSync(config.layout, manifest.policy, await readDirectory(config.hostsdir));
   const byReason = (items: { reason: string }[]) => items.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.reason]: (acc[i.reason] ?? 0) + 1 }), {});
   const doc = {
@@ -93,8 +92,10 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
     serviceActive: () => service.isRunning(),
     published: async () => {
       const store = await openStore(config.store);
-      const pointer = await readPointer(store, config.site);
-      if (!pointer) return undefined;
+      const read = await new ManifestSource(store, config.site).readPointer();
+      if (read.kind === 'unpublished') return undefined;
+      if (read.kind !== 'pointer') throw new Error(read.kind === 'refused' ? `pointer refused: ${read.reason}` : read.error);
+      const { pointer } = read;
       const version = (await store.listVersions(pointer.key)).find((v) => v.versionId === pointer.versionId);
       return version ? { generation: pointer.generation, at: version.lastModified } : undefined;
     },

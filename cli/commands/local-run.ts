@@ -13,7 +13,7 @@ import { SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { publishPolicy } from '../../control/publish.ts';
-import { pullManifest } from '../../agent/pull.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { ackKey, exportKey, exportsPrefix, settingsParameter } from '../../store/layout.ts';
@@ -74,7 +74,7 @@ export async function localRunCommand(o: LocalRunOptions) {
   // 4. The agent: pointer → exact version → verify → diff → write only what changed → ack.
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
-  const pulled = await pullManifest(store, o.site, applied?.generation);
+  const pulled = await new ManifestSource(store, o.site).current(applied);
   await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });
