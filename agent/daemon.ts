@@ -139,7 +139,8 @@ export class AgentDaemon {
       throw new FatalError(`cannot start dnsmasq (${service.description}): ${errorText(err)}`);
     }
     this.serviceRunning = true;
-    this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
+    if (this.c.service.mode === 'none') this.log.info({ generation: this.applied?.generation, service: 'none' }, 'first full sync done (dnsmasq is not managed by the agent: service none)');
+    else this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
     if (this.reloadAfterStart) {
       // dnsmasq was not stopped at start-up, so it may have been running all along and still hold records the
       // first sync dropped (e.g. a layout migration): a start of a running service does not re-read anything.
@@ -562,7 +563,7 @@ export class AgentDaemon {
     if (this.c.stopServiceOnExit) {
       try {
         await this.deps.service.stop();
-        this.log.info({ generation: this.applied?.generation ?? null }, 'dnsmasq stopped');
+        if (this.c.service.mode !== 'none') this.log.info({ generation: this.applied?.generation ?? null }, 'dnsmasq stopped');
       } catch (err) {
         this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq');
       }

@@ -50,7 +50,8 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   }
 }
 
-export async function planCommand(config: AgentConfig, json: boolean): Promise<string> {
+/** The plan as text or JSON, and whether anything is pending (for `--detailed-exitcode`). */
+export async function planCommand(config: AgentConfig, json: boolean): Promise<{ text: string; pending: boolean }> {
   const store = await openStore(config.store);
   const applied = await readAgentState(config.stateFile);
   const current = await new ManifestSource(store, config.site).current(applied);
@@ -72,15 +73,17 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
     foreign: plan.foreign,
     sample: plan.writes.slice(0, 20).map((w) => ({ name: w.name, content: w.content.trimEnd(), reason: w.reason })),
   };
-  if (json) return `${JSON.stringify(doc)}\n`;
+  const inSync = plan.writes.length === 0 && plan.deletes.length === 0 && !plan.reloadNeeded;
+  if (json) return { text: `${JSON.stringify({ ...doc, inSync, more: plan.writes.length - doc.sample.length })}\n`, pending: !inSync };
   const lines = [
     `site ${config.site}: applied generation ${doc.appliedGeneration ?? 'none'}, published generation ${doc.generation}; layout ${config.layout.kind === 'sharded' ? `sharded (${config.layout.shards} shards)` : 'per-mac'}`,
     `would write ${doc.writes} file(s) ${JSON.stringify(doc.writesByReason)}, delete ${doc.deletes} ${JSON.stringify(doc.deletesByReason)}; reload ${doc.reloadNeeded ? 'yes' : 'no'}`,
     `policy: allow ${plan.counts.allow}, deny ${plan.counts.deny}, removed ${plan.counts.removed}, unchanged ${plan.counts.unchanged}`,
     ...(plan.foreign.length ? [`foreign entries (left alone): ${plan.foreign.map((f) => `${f.name} (${f.reason})`).join(', ')}`] : []),
     ...doc.sample.map((w) => `  ${w.name} <- ${w.content} (${w.reason})`),
+    ...(plan.writes.length > doc.sample.length ? [`  … and ${plan.writes.length - doc.sample.length} more`] : []),
   ];
-  return `${lines.join('\n')}\n`;
+  return { text: `${lines.join('\n')}\n`, pending: !inSync };
 }
 
 export async function statusCommand(config: AgentConfig, now: Date): Promise<{ healthy: boolean; problems: string[]; status: StatusFile | null; ageSeconds: number | null; text: string }> {

@@ -1,17 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
-import { parseManifestBytes } from '../../core/manifest.ts';
+import { type Manifest, parseManifestBytes } from '../../core/manifest.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
+import { type AgentState, readAgentState, writeAgentState } from '../../agent/state-file.ts';
+import { openStore } from '../../store/open.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock } from '../../agent/lock.ts';
-import { ApplyConfigSchema } from '../../agent/config.ts';
+import { type AgentConfig, ApplyConfigSchema } from '../../agent/config.ts';
 import { type Layout, PER_MAC } from '../../core/layout.ts';
 
 const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 
 export interface AgentOnceOptions {
-  manifest: string;
+  /** A manifest file (from `compute`), or the one the store's pointer names for the config's site (like the daemon). */
+  manifest: { file: string } | { config: AgentConfig };
   hostsdir: string;
   /** Accept a hosts directory reached through a symlink or writable by another user (agent/hostsdir-path.ts). */
   allowUnsafeHostsdir?: boolean;
@@ -22,12 +26,9 @@ export interface AgentOnceOptions {
   service: ServiceConfig;
 }
 
-/** `pxe-filter agent once`: verify a manifest file, (purge,) sync the directory, start dnsmasq. */
+/** `pxe-filter agent once`: verify a manifest, (purge,) sync the directory, start dnsmasq. */
 export async function agentOnceCommand(o: AgentOnceOptions) {
-  const bytes = await readFile(o.manifest).catch(() => {
-    throw new InputError('--manifest', o.manifest, 'cannot read file');
-  });
-  const manifest = parseManifestBytes(bytes, o.manifest);
+  const { manifest, applied } = await readManifest(o.manifest);
   const hostsdir = await resolveHostsdir(o.hostsdir, { field: '--hostsdir', allowUnsafe: o.allowUnsafeHostsdir ?? false });
   const service = serviceControl(o.service);
   // One writer per directory: a daemon or another `agent once` holding it makes this one exit 1 at once.
@@ -39,6 +40,8 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
     const ops = result.plan.writes.length + result.plan.deletes.length;
     if (!o.purge && (result.plan.reloadNeeded || ops > BURST_OPERATIONS)) await service.reload();
     await service.start();
+    // From the store: the state file records it, as the daemon does, so replays stay refused across both.
+    if ('config' in o.manifest && applied) await writeAgentState(o.manifest.config.stateFile, applied);
     return { manifest, result, service: service.description };
   } catch (err) {
     // Fail closed, like the reference's reset(): a directory we could not bring to the manifest must not be
@@ -48,4 +51,18 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
   } finally {
     await lock.release();
   }
+}
+
+async function readManifest(from: AgentOnceOptions['manifest']): Promise<{ manifest: Manifest; applied?: AgentState }> {
+  if ('file' in from) {
+    const bytes = await readFile(from.file).catch(() => {
+      throw new InputError('--manifest', from.file, 'cannot read file');
+    });
+    return { manifest: parseManifestBytes(bytes, from.file) };
+  }
+  const { config } = from;
+  const current = await new ManifestSource(await openStore(config.store), config.site).current(await readAgentState(config.stateFile));
+  if (!current) throw new InputError('pointer', config.site, `no manifest published for this site in ${config.store}`);
+  const applied = { site: config.site, generation: current.manifest.generation, sha256: current.pointer.sha256, appliedAt: new Date().toISOString() };
+  return { manifest: current.manifest, applied };
 }
