@@ -14,7 +14,7 @@ export interface SyncOptions {
   previousPolicy?: Policy;
   /** countRecords(knownState), kept up to date in place with the state (no walk of the directory per apply). */
   knownCounts?: RecordCounts;
-  /** Default per-MAC (design §3). */
+  /** Default per-MAC (docs/design.md §3). */
   layout?: Layout;
   onProgress?: (p: ApplyProgress) => void;
   /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts), chosen once the plan is known. */
@@ -25,7 +25,6 @@ export interface SyncResult {
   plan: Plan;
   state: DirectoryState;
   purged: number;
-  scanned: boolean;
   durationMs: number;
 }
 
@@ -33,16 +32,13 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   const started = performance.now();
   let purged = 0;
   let before: DirectoryState;
-  let scanned = false;
   if (options.purge) {
     purged = (await purgeDirectory(dir)).removed;
     before = await readDirectory(dir); // whatever the purge had to leave (subdirectories) is reported as foreign
-    scanned = true;
   } else if (options.knownState) {
     before = options.knownState;
   } else {
     before = await readDirectory(dir);
-    scanned = true;
   }
   const plan = planSync(options.layout ?? PER_MAC, manifest.policy, before, {
     compactRemoved: options.compactRemoved ?? false,
@@ -52,5 +48,5 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);
   // A known state is the caller's record of this directory, which has just changed: updated, not copied.
   const state = before === options.knownState ? applyPlanInPlace(before, plan, options.knownCounts) : applyPlan(before, plan);
-  return { plan, state, purged, scanned, durationMs: performance.now() - started };
+  return { plan, state, purged, durationMs: performance.now() - started };
 }

@@ -1,5 +1,5 @@
 /**
- * `pxe-filter` command line (design §7, a stable contract). Each command's code is imported when it runs, not
+ * `pxe-filter` command line (docs/design.md §7, a stable contract). Each command's code is imported when it runs, not
  * here: a cold `compute` then loads neither the agent nor the exporter, and the agent neither of them. Exit status: 0 success; 2 bad input or
  * configuration (one message on stderr, nothing written); 3 refused by the publish guard; 1 anything else.
  */

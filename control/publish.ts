@@ -1,5 +1,5 @@
 /**
- * Publishing (design §5): conditional write of the manifest object, then the pointer. The object is the
+ * Publishing (docs/design.md §5): conditional write of the manifest object, then the pointer. The object is the
  * source of truth for the generation; the pointer only ever moves forward and only to an object that exists.
  */
 import {

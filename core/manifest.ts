@@ -1,5 +1,5 @@
 /**
- * The versioned manifest (design §5): build, canonicalise, digest, serialise, validate, verify.
+ * The versioned manifest (docs/design.md §5): build, canonicalise, digest, serialise, validate, verify.
  * The bytes are the contract: the SSM pointer carries the sha256 of the exact bytes the agent must receive.
  */
 import { type Hash, createHash } from 'node:crypto';
@@ -68,7 +68,7 @@ function freezeCanonical<P extends Policy>(policy: P): P {
 
 /**
  * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
- * every manifest's policy is, so the sorts and sets below are skipped for it (they cost ~30 ms at 100k MACs).
+ * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
  */
 export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
   if (KNOWN_CANONICAL.has(policy)) return true;
@@ -177,7 +177,7 @@ export function serializeManifest(m: Manifest): Uint8Array {
 /**
  * Validate a manifest document: schema, canonical lists, digest. Throws InputError naming the field.
  * ManifestSchema is the definition. Its per-MAC refinement copies and checks 100k MACs one closure at a time
- * (~10 ms of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
+ * (a measurable share of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
  * zod checks the rest of the document; anything the loop does not accept goes through the schema whole, which
  * names the field and the value. test/core/manifest-fast-path.test.ts checks both paths give the same answers.
  * What the fast path accepts comes back with its policy frozen (it is then known canonical: see KNOWN_CANONICAL).
@@ -322,7 +322,7 @@ export function measureChange(previous: Policy | undefined, next: Policy): Guard
 }
 
 /**
- * The publish guard (design §5): refuse an export that looks broken — no ports at all, or more than
+ * The publish guard (docs/design.md §5): refuse an export that looks broken — no ports at all, or more than
  * `maxChangeShare` of the known MACs vanished or flipped at once — unless forced.
  */
 export function guardPolicy(previous: Policy | undefined, next: Policy, settings: GuardSettings, force: boolean): GuardReport {
