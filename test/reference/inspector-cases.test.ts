@@ -112,7 +112,10 @@ describe('ironic-inspector TestExclusiveWriteOrPass (flock + truncate in place â
     const reader = (async () => {
       while (!done) seen.add(await readFile(join(dir, name), 'utf8'));
     })();
-    for (let i = 0; i < 300; i++) await writeRecord(dir, name, i % 2 ? denyText(M(1)) : allowText(M(1)));
+    for (let i = 0; i < 300; i++) {
+      await writeRecord(dir, name, i % 2 ? denyText(M(1)) : allowText(M(1)));
+      await new Promise((r) => setImmediate(r)); // the writer is synchronous: let the reader's I/O complete in between
+    }
     done = true;
     await reader;
     expect([...seen].sort()).toEqual([allowText(M(1)), denyText(M(1))].sort());
