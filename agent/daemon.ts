@@ -233,7 +233,8 @@ export class AgentDaemon {
         if (err instanceof FatalError || this.deps.signal.aborted) throw err;
         if (err instanceof RefusedError || err instanceof InputError) {
           // A refused manifest, or a pointer that is not valid JSON/schema: the store answered, nothing to back off.
-          if (err instanceof InputError) {
+          // The same bad pointer is reported once, not on every poll (like a refused manifest).
+          if (err instanceof InputError && this.lastError?.message !== `pointer refused: ${err.message}`) {
             this.setError(`pointer refused: ${err.message}`, null);
             this.log.error({ error: err.message, generation: this.applied?.generation }, 'pointer refused; the hosts directory is left as it is');
           }
