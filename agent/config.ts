@@ -1,5 +1,5 @@
 /**
- * The agent's configuration (design §6): one JSON file, validated by a strict zod schema, then overridden by
+ * The agent's configuration (docs/design.md §6): one JSON file, validated by a strict zod schema, then overridden by
  * environment variables (PXE_FILTER_*) and then by command-line flags. Precedence: flag > env > file > default.
  */
 import { readFileSync } from 'node:fs';
@@ -57,7 +57,7 @@ export const CompactionConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /**
    * Sharded layout only: every shard rewrite leaves the shard's old records in dnsmasq's memory (and in the list
-   * it walks on every event) until a SIGHUP, which costs ~22 ms there (50k MACs, docs/scale-mode.md). Reload once this many records were
+   * it walks on every event) until a SIGHUP, which is cheap in this layout (docs/scale-mode.md). Reload once this many records were
    * rewritten since the last reload… (0 = never on a count)
    */
   reloadAfterRecords: z.number().int().min(0).default(50_000),
@@ -118,7 +118,7 @@ export const AgentConfigSchema = z.strictObject({
   apply: ApplyConfigSchema.default(ApplyConfigSchema.parse({})),
   compaction: CompactionConfigSchema.default(CompactionConfigSchema.parse({})),
   /**
-   * Hosts-directory layout: one file per MAC (design §3, the default), or scale mode — MACs grouped into a
+   * Hosts-directory layout: one file per MAC (docs/design.md §3, the default), or scale mode — MACs grouped into a
    * fixed number of shard files, which makes dnsmasq's start-up and SIGHUP ~100× cheaper at 50k MACs
    * (docs/scale-mode.md). Switching migrates the directory without restarting dnsmasq.
    */
@@ -126,7 +126,6 @@ export const AgentConfigSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   trust: TrustConfigSchema.default({ publicKeys: [] }),
 });
-export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 export type AgentConfig = Omit<z.output<typeof AgentConfigSchema>, 'host' | 'statusFile' | 'lockFile' | 'readyFile'> & {
   host: string;

@@ -1,5 +1,5 @@
 /**
- * The agent's lifecycle (design §6): lock → (stop dnsmasq, purge) → first fetch with backoff while dnsmasq stays
+ * The agent's lifecycle (docs/design.md §6): lock → (stop dnsmasq, purge) → first fetch with backoff while dnsmasq stays
  * stopped → full sync → start dnsmasq → poll with jitter, applying only when the pointer moves → ack.
  * Fail closed: nothing is written before a manifest is verified; dnsmasq starts only after a full sync and is
  * stopped when the agent stops or dies (the systemd drop-in is the second line of defence).
@@ -13,7 +13,6 @@ import { type DirectoryState, type Plan, type RecordCounts, classifyEntry, count
 import type { Manifest, Pointer } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import { countRemovedMacs } from '../core/hostsdir.ts';
-import { readPointer } from '../control/publish.ts';
 import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
@@ -21,9 +20,9 @@ import { purgeDirectory, readDirectory } from './hostsdir-io.ts';
 import { currentOwner } from './lock.ts';
 import { type Logger, errorText } from './log.ts';
 import { LARGE_APPLY_OPERATIONS, collectGarbage } from './heap.ts';
-import { fetchVerified } from './pull.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { MetricsFile } from './metrics.ts';
+import { ManifestSource, pointerId, pointerMoved } from './manifest-source.ts';
 import { type AgentReport, ACK_SCHEMA, encodeReport, writeStatusFile } from './report.ts';
 import { VERSION } from '../core/version.ts';
 import type { ServiceControl } from './service.ts';
@@ -47,9 +46,6 @@ export class RefusedError extends Error {
 export class FatalError extends Error {
   override readonly name = 'FatalError';
 }
-
-/** A pointer re-signed in place (signing turned on, a key rotated) is a new pointer: a refusal of the old one does not stick. */
-const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}/${p.signature?.signature ?? ''}`;
 
 export class AgentDaemon {
   /** The directory as this agent left it: a no-change poll compares pointers only and never scans. */
@@ -79,9 +75,13 @@ export class AgentDaemon {
   /** Counters for operators and tests: directory scans, file operations, SIGHUPs, polls, refused manifests. */
   readonly stats = { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0, refusals: 0 };
 
-  constructor(private readonly deps: DaemonDeps) {}
+  private readonly source: ManifestSource;
 
-  private get c() {
+  constructor(private readonly deps: DaemonDeps) {
+    this.source = new ManifestSource(deps.store, deps.config.site, trustStoreOf(deps.config.trust.publicKeys));
+  }
+
+  private get config() {
     return this.deps.config;
   }
   private get log() {
@@ -119,9 +119,9 @@ export class AgentDaemon {
    * reason is recorded in the status file. Synchronous where it can be: the process exits right after.
    */
   async emergencyStop(reason: string): Promise<void> {
-    rmSync(this.c.readyFile, { force: true });
+    rmSync(this.config.readyFile, { force: true });
     this.setError(`fatal: ${reason}`, this.applied?.generation ?? null);
-    if (this.c.stopServiceOnExit) {
+    if (this.config.stopServiceOnExit) {
       await this.deps.service.stop().catch((err: unknown) => this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq'));
       this.serviceRunning = false;
     }
@@ -134,15 +134,16 @@ export class AgentDaemon {
     await this.startUp();
     const first = await this.firstFetch();
     await this.apply(first.pointer.sha256, first.manifest, true);
-    await mkdir(dirname(this.c.readyFile), { recursive: true });
-    await writeFile(this.c.readyFile, `${process.pid}\n`);
+    await mkdir(dirname(this.config.readyFile), { recursive: true });
+    await writeFile(this.config.readyFile, `${process.pid}\n`);
     try {
       await service.start();
     } catch (err) {
       throw new FatalError(`cannot start dnsmasq (${service.description}): ${errorText(err)}`);
     }
     this.serviceRunning = true;
-    this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
+    if (this.config.service.mode === 'none') this.log.info({ generation: this.applied?.generation, service: 'none' }, 'first full sync done (dnsmasq is not managed by the agent: service none)');
+    else this.log.info({ generation: this.applied?.generation, service: service.description }, 'dnsmasq started after the first full sync');
     if (this.reloadAfterStart) {
       // dnsmasq was not stopped at start-up, so it may have been running all along and still hold records the
       // first sync dropped (e.g. a layout migration): a start of a running service does not re-read anything.
@@ -155,19 +156,19 @@ export class AgentDaemon {
 
   private async startUp(): Promise<void> {
     const { service } = this.deps;
-    await rm(this.c.readyFile, { force: true });
-    this.applied = await readAgentState(this.c.stateFile).catch((err: unknown) => {
-      throw new FatalError(`state file ${this.c.stateFile} is unreadable (${errorText(err)}); move it away to start from scratch`);
+    await rm(this.config.readyFile, { force: true });
+    this.applied = await readAgentState(this.config.stateFile).catch((err: unknown) => {
+      throw new FatalError(`state file ${this.config.stateFile} is unreadable (${errorText(err)}); move it away to start from scratch`);
     });
-    if (this.applied && this.applied.site !== this.c.site) {
-      throw new FatalError(`state file ${this.c.stateFile} belongs to site "${this.applied.site}", not "${this.c.site}"`);
+    if (this.applied && this.applied.site !== this.config.site) {
+      throw new FatalError(`state file ${this.config.stateFile} belongs to site "${this.applied.site}", not "${this.config.site}"`);
     }
-    if (this.c.stopServiceAtStart) {
+    if (this.config.stopServiceAtStart) {
       // dnsmasq must not serve while the directory is purged or rebuilt.
       await service.stop().catch((err: unknown) => this.log.warn({ error: errorText(err) }, 'stopping dnsmasq at start-up failed'));
     }
-    if (this.c.purge) {
-      const r = await purgeDirectory(this.c.hostsdir);
+    if (this.config.purge) {
+      const r = await purgeDirectory(this.config.hostsdir);
       this.log.info({ removed: r.removed, skipped: r.skipped }, 'purged the hosts directory');
     }
   }
@@ -183,8 +184,8 @@ export class AgentDaemon {
       {
         retries: Number.POSITIVE_INFINITY,
         factor: 2,
-        minTimeout: this.c.retryMinSeconds * 1000,
-        maxTimeout: this.c.retryMaxSeconds * 1000,
+        minTimeout: this.config.retryMinSeconds * 1000,
+        maxTimeout: this.config.retryMaxSeconds * 1000,
         randomize: true,
         signal: this.deps.signal,
         onFailedAttempt: async ({ error, attemptNumber }) => {
@@ -197,33 +198,27 @@ export class AgentDaemon {
     );
   }
 
+
+  /** The published pointer; an unreachable store throws (retried), a pointer that is not valid is an InputError. */
   private async readPointerOrThrow(): Promise<Pointer> {
-    const pointer = await readPointer(this.deps.store, this.c.site);
+    const read = await this.source.readPointer();
+    if (read.kind === 'unreachable') throw new Error(read.error);
     this.lastContactAt = new Date();
-    if (!pointer) throw new Error(`no manifest published yet for site "${this.c.site}"`);
-    return pointer;
+    if (read.kind === 'refused') throw new InputError('pointer', this.config.site, read.reason);
+    if (read.kind === 'unpublished') throw new Error(`no manifest published yet for site "${this.config.site}"`);
+    return read.pointer;
   }
 
   /** Everything is checked before a byte is written; a refusal is remembered so it is not fetched again. */
   private async verify(pointer: Pointer): Promise<Manifest> {
-    try {
-      const appliedGeneration = this.applied?.generation;
-      if (appliedGeneration !== undefined && pointer.generation < appliedGeneration) {
-        throw new InputError('pointer.generation', pointer.generation, `is older than the applied generation ${appliedGeneration} (replay refused)`);
-      }
-      const manifest = await fetchVerified(this.deps.store, this.c.site, pointer, appliedGeneration, trustStoreOf(this.c.trust.publicKeys));
-      if (this.applied && manifest.generation === this.applied.generation && pointer.sha256 !== this.applied.sha256) {
-        throw new InputError('manifest.generation', manifest.generation, 'was already applied with different bytes (a generation is never reused)');
-      }
-      return manifest;
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err; // store unreachable: retried, not refused
-      this.refused = pointerId(pointer);
-      this.stats.refusals++;
-      this.setError(`manifest refused: ${err.message}`, pointer.generation);
-      this.log.error({ generation: pointer.generation, error: err.message, refusals: this.stats.refusals }, 'manifest refused; the hosts directory is left as it is');
-      throw new RefusedError(err.message);
-    }
+    const fetched = await this.source.fetch(pointer, this.applied);
+    if (fetched.kind === 'verified') return fetched.manifest;
+    if (fetched.kind === 'unreachable') throw new Error(fetched.error); // retried, not refused
+    this.refused = pointerId(pointer);
+    this.stats.refusals++;
+    this.setError(`manifest refused: ${fetched.reason}`, pointer.generation);
+    this.log.error({ generation: pointer.generation, error: fetched.reason, refusals: this.stats.refusals }, 'manifest refused; the hosts directory is left as it is');
+    throw new RefusedError(fetched.reason);
   }
 
   private async loop(): Promise<void> {
@@ -242,7 +237,8 @@ export class AgentDaemon {
         if (err instanceof FatalError || this.deps.signal.aborted) throw err;
         if (err instanceof RefusedError || err instanceof InputError) {
           // A refused manifest, or a pointer that is not valid JSON/schema: the store answered, nothing to back off.
-          if (err instanceof InputError) {
+          // The same bad pointer is reported once, not on every poll (like a refused manifest).
+          if (err instanceof InputError && this.lastError?.message !== `pointer refused: ${err.message}`) {
             this.setError(`pointer refused: ${err.message}`, null);
             this.log.error({ error: err.message, generation: this.applied?.generation }, 'pointer refused; the hosts directory is left as it is');
           }
@@ -264,7 +260,7 @@ export class AgentDaemon {
   async poll(): Promise<void> {
     this.stats.polls++;
     const pointer = await this.readPointerOrThrow();
-    const moved = !this.applied || pointer.generation !== this.applied.generation || pointer.sha256 !== this.applied.sha256;
+    const moved = pointerMoved(pointer, this.applied);
     if (!moved) {
       this.log.debug({ generation: pointer.generation, scans: this.stats.scans, writes: this.stats.writes, polls: this.stats.polls }, 'poll: no change');
       // Back on the applied manifest: an earlier refusal or outage is over.
@@ -272,7 +268,7 @@ export class AgentDaemon {
       this.refused = undefined;
       await this.maybeCheckDrift();
       if (this.serviceRunning && this.shouldCompactSharded(true)) await this.reload('compaction: schedule', 0);
-      if (Date.now() - this.lastAckAt >= this.c.ackHeartbeatSeconds * 1000) await this.report(true);
+      if (Date.now() - this.lastAckAt >= this.config.ackHeartbeatSeconds * 1000) await this.report(true);
       this.collectGarbageOfApplies(); // a drift repair is an apply
       return;
     }
@@ -290,7 +286,7 @@ export class AgentDaemon {
     // Small applies are paced so dnsmasq keeps up; a burst that needs a SIGHUP anyway is written at full speed
     // (the SIGHUP re-reads everything, so pacing it would only stretch the time dnsmasq spends on events).
     const pacing = (plan: Plan) =>
-      running && !this.isBurst(plan.writes.length + plan.deletes.length) ? { batchSize: this.c.apply.batchSize, pauseMs: this.c.apply.batchPauseMs, signal } : undefined;
+      running && !this.isBurst(plan.writes.length + plan.deletes.length) ? { batchSize: this.config.apply.batchSize, pauseMs: this.config.apply.batchPauseMs, signal } : undefined;
     const onProgress = (p: { done: number; total: number }) => {
       if (p.total >= 1000) this.log.info({ generation: manifest.generation, done: p.done, total: p.total }, 'applying');
     };
@@ -298,12 +294,12 @@ export class AgentDaemon {
     let plans: Plan[];
     try {
       const previousPolicy = this.dir ? this.dirPolicy : undefined;
-      const r = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, ...this.known(), ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
+      const r = await syncDirectory(this.config.hostsdir, manifest, { purge: false, layout: this.config.layout, ...this.known(), ...(previousPolicy ? { previousPolicy } : {}), onProgress, pacing });
       this.setDir(r.state);
       plans = [r.plan];
       if (this.shouldCompact(r.plan, manifest.policy, previousPolicy !== undefined)) {
         // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
-        const c = await syncDirectory(this.c.hostsdir, manifest, { purge: false, layout: this.c.layout, ...this.known(), compactRemoved: true, onProgress, pacing });
+        const c = await syncDirectory(this.config.hostsdir, manifest, { purge: false, layout: this.config.layout, ...this.known(), compactRemoved: true, onProgress, pacing });
         this.setDir(c.state);
         plans.push(c.plan);
         this.removedAtMost = 0;
@@ -312,7 +308,7 @@ export class AgentDaemon {
     } catch (err) {
       if (signal.aborted) throw err;
       this.setDir(undefined); // unknown now: the next apply scans
-      throw new FatalError(`cannot write the hosts directory ${this.c.hostsdir}: ${errorText(err)}`);
+      throw new FatalError(`cannot write the hosts directory ${this.config.hostsdir}: ${errorText(err)}`);
     }
     const writes = plans.reduce((n, p) => n + p.writes.length, 0);
     const deletes = plans.reduce((n, p) => n + p.deletes.length, 0);
@@ -322,25 +318,25 @@ export class AgentDaemon {
 
     // Only writes dnsmasq sees count towards a burst (the first sync happens before it starts).
     const ops = running ? this.recordOps(writes + deletes) : 0;
-    const burst = running && ops > this.c.apply.reloadAboveOperations;
+    const burst = running && ops > this.config.apply.reloadAboveOperations;
     const dropped = plans.some((p) => p.reloadNeeded);
     if (running) this.rewrittenSinceReload += rewrittenRecords(plans);
     const compact = running && !burst && !dropped ? this.shouldCompactSharded(false) : undefined;
     const reload = running && (burst || dropped || compact !== undefined);
-    if (first && dropped && !running && !this.c.stopServiceAtStart) this.reloadAfterStart = true;
+    if (first && dropped && !running && !this.config.stopServiceAtStart) this.reloadAfterStart = true;
     if (reload) {
       // A burst may have overflowed dnsmasq's inotify queue (lost events are silent); a SIGHUP re-reads everything.
       await this.reload(burst ? 'burst' : dropped ? 'records dropped' : `compaction: ${compact}`, ops, manifest.generation);
       // A repair must aim at the manifest being applied, not at the one this.manifest still names.
-      if (burst && this.c.apply.verifyAfterReload) await this.verifyDirectory('after a burst', { sha256, manifest });
+      if (burst && this.config.apply.verifyAfterReload) await this.verifyDirectory('after a burst', { sha256, manifest });
     }
 
     this.garbage = writes + deletes >= LARGE_APPLY_OPERATIONS ? 'large' : 'some';
     const durationMs = Math.round(performance.now() - started);
     this.manifest = manifest;
     this.dirPolicy = manifest.policy;
-    this.applied = { site: this.c.site, generation: manifest.generation, sha256, appliedAt: new Date().toISOString() };
-    await writeAgentState(this.c.stateFile, this.applied);
+    this.applied = { site: this.config.site, generation: manifest.generation, sha256, appliedAt: new Date().toISOString() };
+    await writeAgentState(this.config.stateFile, this.applied);
     this.refused = undefined;
     this.lastError = null;
     const last = plans[plans.length - 1]!;
@@ -379,7 +375,7 @@ export class AgentDaemon {
 
   private collectSoon(): void {
     if (this.gcTimer) return;
-    const delayMs = Math.min(1000, (this.c.pollIntervalSeconds * 1000) / 2);
+    const delayMs = Math.min(1000, (this.config.pollIntervalSeconds * 1000) / 2);
     this.gcTimer = setTimeout(() => {
       this.gcTimer = undefined;
       const heap = collectGarbage();
@@ -404,13 +400,13 @@ export class AgentDaemon {
   }
 
   /**
-   * Sharded layout: a reload is cheap (~22 ms of dnsmasq CPU at 50k MACs), and it frees the dead copies every shard
+   * Sharded layout: a reload is cheap (few files to re-read; docs/scale-mode.md), and it frees the dead copies every shard
    * rewrite leaves behind (memory, and per-event CPU: dnsmasq walks all records on each inotify event).
    * `onSchedule`: the time rule only (a poll that changed nothing); otherwise the count rule as well.
    */
   private shouldCompactSharded(onSchedule: boolean): 'rewritten shard records' | 'schedule' | undefined {
-    const cfg = this.c.compaction;
-    if (this.c.layout.kind !== 'sharded' || !cfg.enabled || this.rewrittenSinceReload === 0) return undefined;
+    const cfg = this.config.compaction;
+    if (this.config.layout.kind !== 'sharded' || !cfg.enabled || this.rewrittenSinceReload === 0) return undefined;
     if (!onSchedule && cfg.reloadAfterRecords > 0 && this.rewrittenSinceReload >= cfg.reloadAfterRecords) return 'rewritten shard records';
     if (cfg.reloadIntervalSeconds > 0 && Date.now() - this.lastReloadAt >= cfg.reloadIntervalSeconds * 1000) return 'schedule';
     return undefined;
@@ -422,7 +418,7 @@ export class AgentDaemon {
    */
   private async reloadService(): Promise<void> {
     const { service } = this.deps;
-    const cfg = this.c.service;
+    const cfg = this.config.service;
     if (cfg.mode === 'command' && cfg.reload.trim() === '') {
       await service.stop();
       await service.start();
@@ -438,7 +434,7 @@ export class AgentDaemon {
   private removedAtMost: number | undefined;
 
   private shouldCompact(plan: Plan, policy: Policy, incremental: boolean): boolean {
-    const cfg = this.c.compaction;
+    const cfg = this.config.compaction;
     if (!this.dir) return false;
     if (!incremental) this.removedAtMost = plan.counts.removed; // a full diff counts every removed MAC
     else if (this.removedAtMost !== undefined) this.removedAtMost += plan.counts.removed;
@@ -454,14 +450,14 @@ export class AgentDaemon {
   /** Would `n` more operations now push the reload window past the limit? */
   private isBurst(n: number): boolean {
     const now = Date.now();
-    const windowMs = this.c.apply.reloadWindowSeconds * 1000;
-    return this.recentOps.filter((o) => now - o.at < windowMs).reduce((s, o) => s + o.n, n) > this.c.apply.reloadAboveOperations;
+    const windowMs = this.config.apply.reloadWindowSeconds * 1000;
+    return this.recentOps.filter((o) => now - o.at < windowMs).reduce((s, o) => s + o.n, n) > this.config.apply.reloadAboveOperations;
   }
 
   /** File operations within the reload window, this one included. */
   private recordOps(n: number): number {
     const now = Date.now();
-    const windowMs = this.c.apply.reloadWindowSeconds * 1000;
+    const windowMs = this.config.apply.reloadWindowSeconds * 1000;
     this.recentOps = this.recentOps.filter((o) => now - o.at < windowMs);
     this.recentOps.push({ at: now, n });
     return this.recentOps.reduce((s, o) => s + o.n, 0);
@@ -471,7 +467,7 @@ export class AgentDaemon {
   private async verifyDirectory(why: string, applying?: { sha256: string; manifest: Manifest }): Promise<void> {
     this.stats.scans++;
     this.lastDriftCheck = Date.now();
-    const actual = await readDirectory(this.c.hostsdir);
+    const actual = await readDirectory(this.config.hostsdir);
     const expected = this.dir ?? new Map();
     const differs = [...new Set([...actual.keys(), ...expected.keys()])].filter((n) => actual.get(n) !== expected.get(n) && !isHarmless(n, actual.get(n)));
     if (differs.length === 0) {
@@ -493,15 +489,15 @@ export class AgentDaemon {
   }
 
   private async maybeCheckDrift(): Promise<void> {
-    if (this.c.driftCheckSeconds <= 0) return;
-    if (Date.now() - this.lastDriftCheck < this.c.driftCheckSeconds * 1000) return;
+    if (this.config.driftCheckSeconds <= 0) return;
+    if (Date.now() - this.lastDriftCheck < this.config.driftCheckSeconds * 1000) return;
     await this.verifyDirectory('on the drift schedule');
   }
 
   private noteStaleness(): void {
     const stale = this.isStale();
     if (stale && !this.staleReported) {
-      this.log.error({ generation: this.applied?.generation ?? null, lastContactAt: this.lastContactAt?.toISOString() ?? null, staleAfterSeconds: this.c.staleAfterSeconds }, 'policy is stale: no contact with the store');
+      this.log.error({ generation: this.applied?.generation ?? null, lastContactAt: this.lastContactAt?.toISOString() ?? null, staleAfterSeconds: this.config.staleAfterSeconds }, 'policy is stale: no contact with the store');
     } else if (!stale && this.staleReported) {
       this.log.info({ generation: this.applied?.generation ?? null }, 'store reachable again');
     }
@@ -510,7 +506,7 @@ export class AgentDaemon {
 
   private isStale(): boolean {
     const since = this.lastContactAt?.getTime() ?? this.startedAt;
-    return Date.now() - since > this.c.staleAfterSeconds * 1000;
+    return Date.now() - since > this.config.staleAfterSeconds * 1000;
   }
 
   private setError(message: string, generation: number | null): void {
@@ -534,8 +530,8 @@ export class AgentDaemon {
     const counts = policyCounts(this.dirCounts, this.manifest);
     return {
       schema: ACK_SCHEMA,
-      site: this.c.site,
-      host: this.c.host,
+      site: this.config.site,
+      host: this.config.host,
       version: VERSION,
       generation: this.applied?.generation ?? null,
       sha256: this.applied?.sha256 || null,
@@ -548,23 +544,23 @@ export class AgentDaemon {
       serviceRunning: this.serviceRunning,
       stale: this.isStale(),
       lastError: this.lastError,
-      layout: this.c.layout.kind === 'sharded' ? `sharded/${this.c.layout.shards}` : 'per-mac',
+      layout: this.config.layout.kind === 'sharded' ? `sharded/${this.config.layout.shards}` : 'per-mac',
     };
   }
 
   private readonly owner = currentOwner('agent run', new Date());
   private writeStatus(report: AgentReport): Promise<void> {
-    return writeStatusFile(this.c.statusFile, { ...report, owner: this.owner });
+    return writeStatusFile(this.config.statusFile, { ...report, owner: this.owner });
   }
 
   private metrics: MetricsFile | undefined;
 
   /** The Prometheus textfile (agent/metrics.ts), beside every status file write; only when metricsFile is set. */
   private writeMetrics(report: AgentReport): void {
-    if (!this.c.metricsFile) return;
-    this.metrics ??= new MetricsFile(this.c.metricsFile);
+    if (!this.config.metricsFile) return;
+    this.metrics ??= new MetricsFile(this.config.metricsFile);
     const err = this.metrics.write(report);
-    if (err) this.log.warn({ error: errorText(err), metricsFile: this.c.metricsFile }, 'cannot write the metrics file');
+    if (err) this.log.warn({ error: errorText(err), metricsFile: this.config.metricsFile }, 'cannot write the metrics file');
   }
 
   /** Status file always; the ack in the store when asked (errors there are logged, never fatal). */
@@ -574,7 +570,7 @@ export class AgentDaemon {
     this.writeMetrics(report);
     if (!ack) return;
     try {
-      await this.deps.store.putObject(ackKey(this.c.site, this.c.host), encodeReport(report), { contentType: 'application/json' });
+      await this.deps.store.putObject(ackKey(this.config.site, this.config.host), encodeReport(report), { contentType: 'application/json' });
       this.lastAckAt = Date.now();
     } catch (err) {
       this.log.warn({ error: errorText(err) }, 'cannot write the ack');
@@ -583,11 +579,11 @@ export class AgentDaemon {
 
   async shutDown(): Promise<void> {
     clearTimeout(this.gcTimer);
-    await rm(this.c.readyFile, { force: true }).catch(() => undefined);
-    if (this.c.stopServiceOnExit) {
+    await rm(this.config.readyFile, { force: true }).catch(() => undefined);
+    if (this.config.stopServiceOnExit) {
       try {
         await this.deps.service.stop();
-        this.log.info({ generation: this.applied?.generation ?? null }, 'dnsmasq stopped');
+        if (this.config.service.mode !== 'none') this.log.info({ generation: this.applied?.generation ?? null }, 'dnsmasq stopped');
       } catch (err) {
         this.log.error({ error: errorText(err) }, 'cannot stop dnsmasq');
       }
@@ -597,12 +593,12 @@ export class AgentDaemon {
   }
 
   private jittered(): number {
-    const base = this.c.pollIntervalSeconds * 1000;
-    return base * (1 + this.c.pollJitter * (Math.random() * 2 - 1));
+    const base = this.config.pollIntervalSeconds * 1000;
+    return base * (1 + this.config.pollJitter * (Math.random() * 2 - 1));
   }
 
   private backoff(failures: number): number {
-    const ms = Math.min(this.c.retryMaxSeconds * 1000, this.c.retryMinSeconds * 1000 * 2 ** (failures - 1));
+    const ms = Math.min(this.config.retryMaxSeconds * 1000, this.config.retryMinSeconds * 1000 * 2 ** (failures - 1));
     return ms * (0.5 + Math.random() / 2);
   }
 

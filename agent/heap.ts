@@ -2,8 +2,8 @@
  * Full garbage collections when node runs with --expose-gc (the systemd unit's ExecStart does: AGENT_NODE_FLAGS),
  * made by the daemon once a poll (or its start-up) is done, because it knows there is garbage then:
  * - after a large apply: a first sync of 100k MACs leaves ~30 MB of promoted garbage (the plan, the manifest text,
- *   the paths) that V8 neither collected nor returned while the daemon idled between polls (measured: no
- *   mark-compact in 40 s); it was then collected inside a later poll, which paid a ~35 ms pause for it;
+ *   the paths) that V8 neither collected nor returned while the daemon idled between polls (no
+ *   mark-compact while idle); it was then collected inside a later poll, which paid the pause for it;
  * - about a second after any other apply: the previous manifest (~10 MB at 100k MACs) is garbage.
  */
 import { getHeapStatistics } from 'node:v8';

@@ -17,7 +17,7 @@ const OVERSIZE = '\u0000(oversize)';
 
 /**
  * Scan the directory. Synchronous reads in slices of 1,000 entries (then a turn of the event loop, so signals
- * are handled): 5x faster than one promise per file (10k files on tmpfs: ~140 ms against ~700 ms).
+ * are handled): several times faster than one promise per file (bench/run.ts measures it).
  */
 export async function readDirectory(dir: string): Promise<DirectoryState> {
   const state: DirectoryState = new Map();
@@ -91,9 +91,8 @@ export function umaskMasks0644(): boolean {
 
 /**
  * One atomic write, synchronously: open O_EXCL a hidden temp, fchmod, write, close, rename over the target.
- * Synchronous calls because they are faster here than promises through libuv's thread pool, measured
- * (bench/run.ts; 100k files: tmpfs 2.9 s against 6.1 s with 16 in flight, this VM's ext4 3.9 s against 65 s):
- * these are metadata operations on the page cache (no fsync), so there is no device latency to overlap.
+ * Synchronous calls because they are faster than promises through libuv's thread pool (bench/run.ts compares
+ * them): these are metadata operations on the page cache (no fsync), so there is no device latency to overlap.
  */
 function writeFileAtomicSync(dir: string, name: string, content: string): void {
   checkName(name);
@@ -119,38 +118,10 @@ function writeFileAtomicSync(dir: string, name: string, content: string): void {
   }
 }
 
-/** One atomic write through promises (the same calls), for single writes outside the bulk apply. */
-export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
-  checkName(name);
-  const tmp = tempPath(dir, name);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.chmod(0o644);
-    await fh.writeFile(content);
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, join(dir, name));
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
 function removeFileSync(dir: string, name: string): void {
   checkName(name);
   try {
     unlinkSync(join(dir, name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-export async function removeFile(dir: string, name: string): Promise<void> {
-  checkName(name);
-  try {
-    await unlink(join(dir, name));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -221,7 +192,7 @@ async function inSlices<T>(items: readonly T[], from: number, to: number, fn: (i
   }
 }
 
-/** Start-up purge (design §3): remove every file; a subdirectory is reported and left alone. */
+/** Start-up purge (docs/design.md §3): remove every file; a subdirectory is reported and left alone. */
 export async function purgeDirectory(dir: string): Promise<{ removed: number; skipped: string[] }> {
   const entries = await readdir(dir, { withFileTypes: true });
   const skipped: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * How the agent drives dnsmasq (design §6): systemctl (default), shell commands like the reference's
+ * How the agent drives dnsmasq (docs/design.md §6): systemctl (default), shell commands like the reference's
  * dnsmasq_start_command / dnsmasq_stop_command, or nothing.
  */
 import { execFile } from 'node:child_process';

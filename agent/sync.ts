@@ -14,7 +14,7 @@ export interface SyncOptions {
   previousPolicy?: Policy;
   /** countRecords(knownState), kept up to date in place with the state (no walk of the directory per apply). */
   knownCounts?: RecordCounts;
-  /** Default per-MAC (design §3). */
+  /** Default per-MAC (docs/design.md §3). */
   layout?: Layout;
   onProgress?: (p: ApplyProgress) => void;
   /** Batches and pauses while dnsmasq is running (see hostsdir-io.ts), chosen once the plan is known. */
@@ -25,7 +25,6 @@ export interface SyncResult {
   plan: Plan;
   state: DirectoryState;
   purged: number;
-  scanned: boolean;
   durationMs: number;
 }
 
@@ -33,16 +32,13 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   const started = performance.now();
   let purged = 0;
   let before: DirectoryState;
-  let scanned = false;
   if (options.purge) {
     purged = (await purgeDirectory(dir)).removed;
     before = await readDirectory(dir); // whatever the purge had to leave (subdirectories) is reported as foreign
-    scanned = true;
   } else if (options.knownState) {
     before = options.knownState;
   } else {
     before = await readDirectory(dir);
-    scanned = true;
   }
   const plan = planSync(options.layout ?? PER_MAC, manifest.policy, before, {
     compactRemoved: options.compactRemoved ?? false,
@@ -53,7 +49,7 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   // A known state is the caller's record of this directory, which has just changed: updated, not copied.
   if (before === options.knownState) {
     const state = applyPlanInPlace(before, plan, options.knownCounts);
-    return { plan, state, purged, scanned, durationMs: performance.now() - started };
+    return { plan, state, purged, durationMs: performance.now() - started };
   }
   // Otherwise a copy of the whole directory, built only when asked for (a one-shot apply never does: 100k entries).
   let state: DirectoryState | undefined;
@@ -64,7 +60,6 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
       return (state ??= applyPlan(before, plan));
     },
     purged,
-    scanned,
     durationMs,
   };
 }

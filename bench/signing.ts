@@ -2,7 +2,7 @@
  * What signature verification costs the agent at 100k MACs (not a test: numbers only). Run: `npx tsx bench/signing.ts
  * [--macs N] [--runs N]`. A manifest of N MACs (2 % inspecting) is published signed into a local store, once with an
  * Ed25519 key (`pxe-filter keygen`) and once with a P-256 key (what KMS signs with); the agent's own fetch path
- * (agent/pull.ts fetchVerified: read the version, check the signature, sha256, parse, validate) runs with and
+ * (agent/manifest-source.ts fetch: read the version, check the signature, sha256, parse, validate) runs with and
  * without trusted keys, and the signature check alone is timed. Medians of --runs.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,10 +10,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fetchVerified } from '../agent/pull.ts';
+import { ManifestSource } from '../agent/manifest-source.ts';
 import type { Mac } from '../core/mac.ts';
 import { type TrustStore, trustStoreFromPems, verifyManifestSignature } from '../core/signature.ts';
-import { publishPolicy, readPointer } from '../control/publish.ts';
+import { publishPolicy } from '../control/publish.ts';
+import { readPointer } from '../store/pointer.ts';
 import { type ManifestSigner, keySigner } from '../control/signing.ts';
 import { LocalStore } from '../store/local-store.ts';
 
@@ -53,11 +54,17 @@ async function caseFor(name: string, keys: ReturnType<typeof generateKeyPairSync
     const signatureOnly: number[] = [];
     const withTrust: number[] = [];
     const without: number[] = [];
-    for (let i = 0; i < 3; i++) await fetchVerified(store, 'bench', pointer, undefined, trust); // warm-up
+    const trusting = new ManifestSource(store, 'bench', trust);
+    const notTrusting = new ManifestSource(store, 'bench', none);
+    const fetchVerified = async (source: ManifestSource) => {
+      const f = await source.fetch(pointer, undefined);
+      if (f.kind !== 'verified') throw new Error(`bench manifest not verified: ${f.kind}`);
+    };
+    for (let i = 0; i < 3; i++) await fetchVerified(trusting); // warm-up
     for (let i = 0; i < RUNS; i++) {
       // Interleaved, so drift of a busy machine hits both sides alike.
-      without.push(await timed(() => fetchVerified(store, 'bench', pointer, undefined, none)));
-      withTrust.push(await timed(() => fetchVerified(store, 'bench', pointer, undefined, trust)));
+      without.push(await timed(() => fetchVerified(notTrusting)));
+      withTrust.push(await timed(() => fetchVerified(trusting)));
       signatureOnly.push(await timed(() => verifyManifestSignature(pointer.sha256, pointer.signature, trust)));
     }
     return { name, bytes, signatureMs: median(signatureOnly), fetchWithMs: median(withTrust), fetchWithoutMs: median(without) };

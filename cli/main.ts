@@ -1,5 +1,5 @@
 /**
- * `pxe-filter` command line (design §7, a stable contract). Each command's code is imported when it runs, not
+ * `pxe-filter` command line (docs/design.md §7, a stable contract). Each command's code is imported when it runs, not
  * here: a cold `compute` then loads neither the agent nor the exporter, and the agent neither of them. Exit status: 0 success; 2 bad input or
  * configuration (one message on stderr, nothing written); 3 refused by the publish guard; 1 anything else.
  */
@@ -13,6 +13,7 @@ import { registerObserveCommands } from './commands/observe.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 import { VERSION } from '../core/version.ts';
+import type { AgentOnceOptions } from './commands/agent-once.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const share = (value: string) => {
@@ -75,45 +76,56 @@ export function buildProgram(): Command {
   const agent = program.command('agent').description('the PXE-host agent that keeps dnsmasq\'s hosts directory');
   agent
     .command('once')
-    .description('apply one manifest file to a hosts directory, then start dnsmasq')
-    .requiredOption('--manifest <file>', 'manifest file (from `compute`)')
-    .requiredOption('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory')
+    .description('apply one manifest (a file, or the published one with --config) to a hosts directory, then start dnsmasq')
+    .option('--manifest <file>', 'manifest file (from `compute`)')
+    .option('--config <file>', 'agent config file: site, store, hosts directory, layout and service from it, the manifest from the store (like `agent run`)')
+    .option('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory (with --config: overrides hostsdir)')
     .option('--allow-unsafe-hostsdir', 'accept a hosts directory reached through a symlink or writable by another user')
     .option('--no-purge', 'keep the existing files (default: remove every entry first, as at agent start-up)')
     .option('--compact', 'delete files of MACs Ironic no longer knows and reload dnsmasq (instead of rewriting them)')
-    .addOption(layoutOption().default('per-mac' as const))
+    .addOption(layoutOption())
     .option('--shards <n>', 'number of shard files with --layout sharded (default 256)', shardCount)
-    .addOption(new Option('--service <mode>', 'how to control dnsmasq').choices(['none', 'systemctl', 'command'] as const).default('systemctl' as const))
-    .option('--unit <unit>', 'systemd unit of dnsmasq (service systemctl)', 'dnsmasq.service')
+    .addOption(new Option('--service <mode>', 'how to control dnsmasq (default systemctl)').choices(['none', 'systemctl', 'command'] as const))
+    .option('--unit <unit>', 'systemd unit of dnsmasq (service systemctl; default dnsmasq.service)')
     .option('--start-command <cmd>', 'shell command that starts dnsmasq (service command)', '')
     .option('--stop-command <cmd>', 'shell command that stops dnsmasq (service command)', '')
     .option('--reload-command <cmd>', 'shell command that makes dnsmasq re-read the directory (service command)', '')
     .addOption(trustKeyOption())
     .option('--signature <file>', 'the manifest\'s detached signature (default: MANIFEST.sig, as `compute --sign-key` writes it)')
     .action(async (o) => {
-      const service: ServiceConfig =
-        o.service === 'none'
-          ? { mode: 'none' }
-          : o.service === 'systemctl'
-            ? { mode: 'systemctl', unit: o.unit }
-            : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
-      if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
-      const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
+      if (o.manifest !== undefined && o.config !== undefined) throw new InputError('--manifest', o.manifest, 'give either --manifest or --config, not both');
+      let run: Omit<AgentOnceOptions, 'purge' | 'compact'>;
+      if (o.config !== undefined) {
+        const { loadConfig } = await import('../agent/config.ts');
+        const config = await loadConfig(o.config, process.env, {
+          hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir, layout: o.layout, shards: o.shards, service: o.service, unit: o.unit, trustKeys: o.trustKey,
+        });
+        run = { manifest: { config }, hostsdir: config.hostsdir, allowUnsafeHostsdir: config.allowUnsafeHostsdir, layout: config.layout, service: config.service };
+      } else {
+        if (o.manifest === undefined) throw new InputError('--manifest', undefined, 'missing: give --manifest FILE, or --config FILE to apply the published manifest');
+        if (o.hostsdir === undefined) throw new InputError('--hostsdir', undefined, 'missing: the hosts directory to write (or give --config FILE)');
+        const mode = o.service ?? 'systemctl';
+        const service: ServiceConfig =
+          mode === 'none'
+            ? { mode: 'none' }
+            : mode === 'systemctl'
+              ? { mode: 'systemctl', unit: o.unit ?? 'dnsmasq.service' }
+              : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
+        if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
+        const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
+        run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service };
+      }
       const { agentOnceCommand } = await import('./commands/agent-once.ts');
       const r = await agentOnceCommand({
-        manifest: o.manifest,
-        hostsdir: o.hostsdir,
-        allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false,
+        ...run,
         purge: o.purge,
         compact: o.compact ?? false,
-        layout,
-        service,
         trustKeys: o.trustKey ?? [],
         ...(o.signature !== undefined ? { signature: o.signature } : {}),
       });
       const p = r.result.plan;
       process.stdout.write(
-        `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${o.hostsdir}: ` +
+        `applied generation ${r.manifest.generation} of site ${r.manifest.site} to ${run.hostsdir}: ` +
           `${p.writes.length} written, ${p.deletes.length} deleted, ${r.result.purged} purged, ${p.foreign.length} foreign` +
           `${p.foreign.length ? ` (${p.foreign.slice(0, 5).map((f) => f.name).join(', ')})` : ''}; service ${r.service}\n`,
       );

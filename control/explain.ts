@@ -11,7 +11,7 @@ import type { Verdict } from '../core/policy.ts';
 import type { Store } from '../store/store.ts';
 import { type AckRead, readAcks } from './fleet.ts';
 import { findGeneration, readGenerations, readProvenance } from './history.ts';
-import { readPointer } from './publish.ts';
+import { readPointer } from '../store/pointer.ts';
 
 export interface ExplainRequest {
   store: Store;

@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.ts';
 import { parseManifestBytes } from '../core/manifest.ts';
 import { acksPrefix } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
-import { readPointer } from './publish.ts';
+import { readPointer } from '../store/pointer.ts';
 
 export type AckRead = { host: string; key: string; report: AgentReport } | { host: string; key: string; error: string };
 

@@ -7,7 +7,7 @@ import { type Manifest, parseManifestBytes, sha256 } from '../core/manifest.ts';
 import { type Provenance, parseProvenanceBytes } from '../core/provenance.ts';
 import { manifestKey, provenanceKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
-import { readPointer } from './publish.ts';
+import { readPointer } from '../store/pointer.ts';
 
 export interface GenerationSummary {
   generation: number;

@@ -1,13 +1,11 @@
 /**
- * Publishing (design §5): conditional write of the manifest object, then the pointer. The object is the
+ * Publishing (docs/design.md §5): conditional write of the manifest object, then the pointer. The object is the
  * source of truth for the generation; the pointer only ever moves forward and only to an object that exists.
  */
-import { InputError } from '../core/errors.ts';
 import {
   type GuardReport,
   type Manifest,
   type Pointer,
-  PointerSchema,
   guardPolicy,
   nextManifest,
   parseManifestBytes,
@@ -16,8 +14,8 @@ import {
 } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import type { GuardSettings } from '../core/settings.ts';
-import { parseWith } from '../core/zod-errors.ts';
-import { manifestKey, pointerParameter, provenanceKey } from '../store/layout.ts';
+import { manifestKey, provenanceKey } from '../store/layout.ts';
+import { readPointer, writePointer } from '../store/pointer.ts';
 import type { Store } from '../store/store.ts';
 import { type ManifestSigner, signManifestDigest } from './signing.ts';
 
@@ -45,19 +43,6 @@ export interface PublishResult {
   guard: GuardReport;
   /** The pointer lagged behind the object (a publish died between the two writes) and was moved. */
   pointerRepaired: boolean;
-}
-
-export async function readPointer(store: Store, site: string): Promise<Pointer | undefined> {
-  const name = pointerParameter(site);
-  const text = await store.getParameter(name);
-  if (text === undefined) return undefined;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new InputError(name, text, 'pointer is not JSON');
-  }
-  return parseWith(PointerSchema, doc, name);
 }
 
 /** The current manifest object of a site, with its version; throws if it exists but is not valid. */
@@ -108,6 +93,6 @@ async function movePointer(store: Store, pointer: Pointer, existing: Pointer | u
   if (existing && existing.generation === pointer.generation && existing.versionId === pointer.versionId && existing.sha256 === pointer.sha256 && sameSignature) {
     return false;
   }
-  await store.putParameter(pointerParameter(pointer.site), JSON.stringify(pointer));
+  await writePointer(store, pointer);
   return true;
 }

@@ -1,5 +1,5 @@
 /**
- * The file protocol of dnsmasq's `--dhcp-hostsdir` (design §3) and the diff from a directory to a policy.
+ * The file protocol of dnsmasq's `--dhcp-hostsdir` (docs/design.md §3) and the diff from a directory to a policy.
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
 import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
@@ -347,7 +347,7 @@ export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
   let n = 0;
   let others: Set<Mac> | undefined; // MACs of colon-named and shard files (another layout's leftovers)
   // forEach, not for-of over entries: this loop runs once per call, and for-of's iterator only gets fast once
-  // optimised (measured: ~10 ms against <1 ms for 100k entries in a cold function).
+  // optimised (an order of magnitude slower for 100k entries in a cold function).
   dir.forEach((content, name) => {
     if (content === null) return;
     const value = dashedMacValue(name);

@@ -1,5 +1,5 @@
 /**
- * Schemas for the Ironic / ironic-inspector documents we accept (design §7), in both the REST API form
+ * Schemas for the Ironic / ironic-inspector documents we accept (docs/design.md §7), in both the REST API form
  * and the `openstack baremetal … --long -f json` form. Unknown extra fields are accepted and dropped,
  * because every Ironic release adds some; the fields we rely on are checked strictly.
  */
@@ -109,7 +109,7 @@ export function parsePortsWithSchema(doc: ExportDocument): Port[] {
 }
 
 /*
- * Fast paths for the common case (100k rows: ~100 ms of zod object copies saved): the same checks as the schemas on
+ * Fast paths for the common case (zod's object copies are the main cost at 100k rows): the same checks as the schemas on
  * the few fields we use, done by hand. Any row they are not sure of sends the whole document through zod, so the
  * result and the error messages are the schema's (test/core/exports-fast-path.test.ts checks they agree).
  */

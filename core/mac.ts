@@ -48,7 +48,7 @@ export function isCanonicalMac(input: string): input is Mac {
   return CANONICAL.test(input);
 }
 
-/** The hosts-directory file name of a MAC (design §3): lower case, dashes. */
+/** The hosts-directory file name of a MAC (docs/design.md §3): lower case, dashes. */
 export function macFileName(mac: Mac): string {
   return mac.replaceAll(':', '-');
 }
@@ -65,7 +65,7 @@ export function macFromFileName(name: string): { mac: Mac; style: 'dashed' | 'co
 
 /**
  * Sort in place in canonical order. The default sort compares UTF-16 code units, which for canonical MACs (ASCII)
- * is exactly `compareMacs`, without a JS callback per comparison (100k MACs: ~35 ms less).
+ * is exactly `compareMacs`, without a JS callback per comparison.
  */
 export function sortMacs<T extends Mac>(list: T[]): T[] {
   return list.sort();

@@ -1,5 +1,5 @@
 /**
- * The versioned manifest (design §5): build, canonicalise, digest, serialise, validate, verify.
+ * The versioned manifest (docs/design.md §5): build, canonicalise, digest, serialise, validate, verify.
  * The bytes are the contract: the SSM pointer carries the sha256 of the exact bytes the agent must receive.
  */
 import { type Hash, createHash } from 'node:crypto';
@@ -74,7 +74,7 @@ function freezeCanonical<P extends Policy>(policy: P): P {
 
 /**
  * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
- * every manifest's policy is, so the sorts and sets below are skipped for it (they cost ~30 ms at 100k MACs).
+ * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
  */
 export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
   if (KNOWN_CANONICAL.has(policy)) return true;
@@ -183,7 +183,7 @@ export function serializeManifest(m: Manifest): Uint8Array {
 /**
  * Validate a manifest document: schema, canonical lists, digest. Throws InputError naming the field.
  * ManifestSchema is the definition. Its per-MAC refinement copies and checks 100k MACs one closure at a time
- * (~10 ms of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
+ * (a measurable share of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
  * zod checks the rest of the document; anything the loop does not accept goes through the schema whole, which
  * names the field and the value. test/core/manifest-fast-path.test.ts checks both paths give the same answers.
  * What the fast path accepts comes back with its policy frozen (it is then known canonical: see KNOWN_CANONICAL).
@@ -268,13 +268,12 @@ export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manif
 
 export interface VerifyExpectations {
   site: string;
-  /** The generation already applied on this host: a lower one is a replay and is refused. */
-  appliedGeneration?: number;
 }
 
 /**
- * Everything the agent checks before it writes a byte (design §5): the bytes match the pointer's sha256,
- * the document is a valid canonical manifest of our site, and it is not older than what is applied.
+ * What the agent checks of a manifest's bytes before it writes a byte: they match the pointer's sha256, and the
+ * document is a valid canonical manifest of our site at the pointer's generation. (Replays are refused on the
+ * pointer, before the fetch: agent/manifest-source.ts.)
  */
 export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: VerifyExpectations): Manifest {
   const actual = sha256(bytes);
@@ -285,9 +284,6 @@ export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: Veri
   if (m.site !== expect.site) throw new InputError('manifest.site', m.site, `is not this agent's site "${expect.site}"`);
   if (m.generation !== pointer.generation) {
     throw new InputError('manifest.generation', m.generation, `does not match the pointer generation ${pointer.generation}`);
-  }
-  if (expect.appliedGeneration !== undefined && m.generation < expect.appliedGeneration) {
-    throw new InputError('manifest.generation', m.generation, `is older than the applied generation ${expect.appliedGeneration} (replay refused)`);
   }
   return m;
 }
@@ -332,7 +328,7 @@ export function measureChange(previous: Policy | undefined, next: Policy): Guard
 }
 
 /**
- * The publish guard (design §5): refuse an export that looks broken — no ports at all, or more than
+ * The publish guard (docs/design.md §5): refuse an export that looks broken — no ports at all, or more than
  * `maxChangeShare` of the known MACs vanished or flipped at once — unless forced.
  */
 export function guardPolicy(previous: Policy | undefined, next: Policy, settings: GuardSettings, force: boolean): GuardReport {

@@ -1,5 +1,5 @@
 /**
- * The filter policy (design §2), identical to ironic-inspector's `DnsmasqFilter._sync` and ironic's
+ * The filter policy (docs/design.md §2), identical to ironic-inspector's `DnsmasqFilter._sync` and ironic's
  * `PXEFilterManager._sync`, expressed as a pure function of the exports.
  */
 import { ConfigError } from './errors.ts';

@@ -1,7 +1,7 @@
 /**
  * The sharded hosts-directory layout (scale mode): MACs grouped into a fixed number of shard files by a stable
  * hash, plus `unknown_hosts_filter`. dnsmasq's start-up/SIGHUP cost grows with the square of the number of
- * FILES (a linear scan of known paths per file), so 50k MACs in 256 files cost ~40 ms instead of ~8 s.
+ * FILES (a linear scan of known paths per file), so its cost grows with the files, not the MACs (docs/scale-mode.md).
  * Every guarantee of the per-MAC layout holds: a MAC has exactly one record in the directory once a sync is
  * done, writes are atomic, removed MACs are rewritten (compaction drops them with a reload), and migration from
  * the per-MAC layout never leaves two files that disagree.

@@ -1,4 +1,4 @@
-/** Where things live in a store, per site (design §1). One place, so IAM policies and code agree. */
+/** Where things live in a store, per site (docs/design.md §1). One place, so IAM policies and code agree. */
 export const exportsPrefix = (site: string) => `exports/${site}/`;
 export const manifestKey = (site: string) => `manifests/${site}/manifest.json`;
 /** Why each MAC of a generation has its verdict (core/provenance.ts): one versioned object beside the manifest. */

@@ -1,7 +1,6 @@
 /** What `agent run|plan|status` do (their flags: agent-daemon.ts). */
 import { InputError } from '../../core/errors.ts';
 import { planSync } from '../../core/layout.ts';
-import { readPointer } from '../../control/publish.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { readDirectory } from '../../agent/hostsdir-io.ts';
@@ -9,7 +8,7 @@ import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock, acquireLock, currentOwner } from '../../agent/lock.ts';
 import { createLogger, errorText } from '../../agent/log.ts';
 import { daemonHandlers, installProcessHandlers } from '../../agent/process-handlers.ts';
-import { fetchVerified } from '../../agent/pull.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
 import { type StatusFile, readStatusFile } from '../../agent/report.ts';
 import { assessStatus, gatherStatus } from '../../agent/status.ts';
 import { serviceControl } from '../../agent/service.ts';
@@ -53,12 +52,13 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   }
 }
 
-export async function planCommand(config: AgentConfig, json: boolean): Promise<string> {
+/** The plan as text or JSON, and whether anything is pending (for `--detailed-exitcode`). */
+export async function planCommand(config: AgentConfig, json: boolean): Promise<{ text: string; pending: boolean }> {
   const store = await openStore(config.store, { region: config.region });
   const applied = await readAgentState(config.stateFile);
-  const pointer = await readPointer(store, config.site);
-  if (!pointer) throw new InputError('pointer', config.site, 'no manifest published for this site');
-  const manifest = await fetchVerified(store, config.site, pointer, applied?.generation, trustStoreOf(config.trust.publicKeys));
+  const current = await new ManifestSource(store, config.site, trustStoreOf(config.trust.publicKeys)).current(applied);
+  if (!current) throw new InputError('pointer', config.site, 'no manifest published for this site');
+  const { manifest } = current;
   const plan = planSync(config.layout, manifest.policy, await readDirectory(config.hostsdir));
   const byReason = (items: { reason: string }[]) => items.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.reason]: (acc[i.reason] ?? 0) + 1 }), {});
   const doc = {
@@ -75,15 +75,17 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<s
     foreign: plan.foreign,
     sample: plan.writes.slice(0, 20).map((w) => ({ name: w.name, content: w.content.trimEnd(), reason: w.reason })),
   };
-  if (json) return `${JSON.stringify(doc)}\n`;
+  const inSync = plan.writes.length === 0 && plan.deletes.length === 0 && !plan.reloadNeeded;
+  if (json) return { text: `${JSON.stringify({ ...doc, inSync, more: plan.writes.length - doc.sample.length })}\n`, pending: !inSync };
   const lines = [
     `site ${config.site}: applied generation ${doc.appliedGeneration ?? 'none'}, published generation ${doc.generation}; layout ${config.layout.kind === 'sharded' ? `sharded (${config.layout.shards} shards)` : 'per-mac'}`,
     `would write ${doc.writes} file(s) ${JSON.stringify(doc.writesByReason)}, delete ${doc.deletes} ${JSON.stringify(doc.deletesByReason)}; reload ${doc.reloadNeeded ? 'yes' : 'no'}`,
     `policy: allow ${plan.counts.allow}, deny ${plan.counts.deny}, removed ${plan.counts.removed}, unchanged ${plan.counts.unchanged}`,
     ...(plan.foreign.length ? [`foreign entries (left alone): ${plan.foreign.map((f) => `${f.name} (${f.reason})`).join(', ')}`] : []),
     ...doc.sample.map((w) => `  ${w.name} <- ${w.content} (${w.reason})`),
+    ...(plan.writes.length > doc.sample.length ? [`  … and ${plan.writes.length - doc.sample.length} more`] : []),
   ];
-  return `${lines.join('\n')}\n`;
+  return { text: `${lines.join('\n')}\n`, pending: !inSync };
 }
 
 export async function statusCommand(config: AgentConfig, now: Date): Promise<{ healthy: boolean; problems: string[]; status: StatusFile | null; ageSeconds: number | null; text: string }> {
@@ -95,8 +97,10 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
     serviceActive: () => service.isRunning(),
     published: async () => {
       const store = await openStore(config.store, { region: config.region });
-      const pointer = await readPointer(store, config.site);
-      if (!pointer) return undefined;
+      const read = await new ManifestSource(store, config.site, trustStoreOf(config.trust.publicKeys)).readPointer();
+      if (read.kind === 'unpublished') return undefined;
+      if (read.kind !== 'pointer') throw new Error(read.kind === 'refused' ? `pointer refused: ${read.reason}` : read.error);
+      const { pointer } = read;
       const version = (await store.listVersions(pointer.key)).find((v) => v.versionId === pointer.versionId);
       return version ? { generation: pointer.generation, at: version.lastModified } : undefined;
     },

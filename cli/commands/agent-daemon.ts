@@ -5,6 +5,7 @@
  * `compute`, `export` and `--help` do not load the agent.
  */
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { InputError } from '../../core/errors.ts';
 import { MAX_SHARDS } from '../../core/sharded.ts';
 import type { AgentOverrides } from '../../agent/config.ts';
 
@@ -81,16 +82,32 @@ export function registerAgentDaemonCommands(agent: Command<[], Record<string, ne
     .option('--unit <unit>', 'systemd unit of dnsmasq (config: service.unit)')
     .action(async (o) => {
       const a = await actions();
-      const config = await a.checkHostsdir(await a.loadConfig(o.config, process.env, overrides(o)));
-      await a.runAgent(config);
+      const config = await a.loadConfig(o.config, process.env, overrides(o)).catch((err: unknown) => {
+        // Without a config file, a missing field most likely means the file was forgotten: say that first.
+        if (o.config === undefined && err instanceof InputError) {
+          throw new InputError('--config', undefined, `not given: agent run needs a config file (--config /etc/pxe-filter/agent.json), or every required field as flags or PXE_FILTER_* variables (${err.message})`);
+        }
+        throw err;
+      });
+      await a.runAgent(await a.checkHostsdir(config));
     });
 
   withCommonOptions(agent.command('plan').description('show what the next apply would change, without writing anything'))
     .option('--json', 'print the plan as JSON')
+    .option('--detailed-exitcode', 'exit 0 when in sync, 2 when changes are pending, 1 on any error (as terraform plan)')
     .action(async (o) => {
       const a = await actions();
-      const config = await a.checkHostsdir(await a.loadConfig(o.config, process.env, overrides(o)));
-      process.stdout.write(await a.planCommand(config, o.json ?? false));
+      try {
+        const config = await a.checkHostsdir(await a.loadConfig(o.config, process.env, overrides(o)));
+        const plan = await a.planCommand(config, o.json ?? false);
+        process.stdout.write(plan.text);
+        if (o.detailedExitcode && plan.pending) process.exitCode = 2;
+      } catch (err) {
+        if (!o.detailedExitcode) throw err;
+        // 2 means "changes pending" here, so every error is 1.
+        process.stderr.write(`pxe-filter: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      }
     });
 
   withCommonOptions(agent.command('status').description('applied generation, age, counts, last error, staleness (exit 1 when unhealthy)'))

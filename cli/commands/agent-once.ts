@@ -1,18 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
-import { parseManifestBytes, sha256 } from '../../core/manifest.ts';
-import { type Signature, parseSignature, trustStoreFromPems, verifyManifestSignature } from '../../core/signature.ts';
+import { type Manifest, parseManifestBytes, sha256 } from '../../core/manifest.ts';
+import { type Signature, parseSignature, trustStoreFromPems, trustStoreOf, verifyManifestSignature } from '../../core/signature.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
+import { type AgentState, readAgentState, writeAgentState } from '../../agent/state-file.ts';
+import { openStore } from '../../store/open.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock } from '../../agent/lock.ts';
-import { ApplyConfigSchema } from '../../agent/config.ts';
+import { type AgentConfig, ApplyConfigSchema } from '../../agent/config.ts';
 import { type Layout, PER_MAC } from '../../core/layout.ts';
 
 const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 
 export interface AgentOnceOptions {
-  manifest: string;
+  /** A manifest file (from `compute`), or the one the store's pointer names for the config's site (like the daemon). */
+  manifest: { file: string } | { config: AgentConfig };
   hostsdir: string;
   /** Accept a hosts directory reached through a symlink or writable by another user (agent/hostsdir-path.ts). */
   allowUnsafeHostsdir?: boolean;
@@ -27,18 +31,9 @@ export interface AgentOnceOptions {
   signature?: string;
 }
 
-/** `pxe-filter agent once`: verify a manifest file, (purge,) sync the directory, start dnsmasq. */
+/** `pxe-filter agent once`: verify a manifest, (purge,) sync the directory, start dnsmasq. */
 export async function agentOnceCommand(o: AgentOnceOptions) {
-  const bytes = await readFile(o.manifest).catch(() => {
-    throw new InputError('--manifest', o.manifest, 'cannot read file');
-  });
-  const trust = trustStoreFromPems(await Promise.all((o.trustKeys ?? []).map(async (f) => ({ label: f, pem: await readTrustKey(f) }))));
-  if (trust.size > 0) {
-    const sigPath = o.signature ?? `${o.manifest}.sig`;
-    const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature');
-    verifyManifestSignature(sha256(bytes), signature, trust, sigPath);
-  }
-  const manifest = parseManifestBytes(bytes, o.manifest);
+  const { manifest, applied } = await readManifest(o);
   const hostsdir = await resolveHostsdir(o.hostsdir, { field: '--hostsdir', allowUnsafe: o.allowUnsafeHostsdir ?? false });
   const service = serviceControl(o.service);
   // One writer per directory: a daemon or another `agent once` holding it makes this one exit 1 at once.
@@ -50,6 +45,8 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
     const ops = result.plan.writes.length + result.plan.deletes.length;
     if (!o.purge && (result.plan.reloadNeeded || ops > BURST_OPERATIONS)) await service.reload();
     await service.start();
+    // From the store: the state file records it, as the daemon does, so replays stay refused across both.
+    if ('config' in o.manifest && applied) await writeAgentState(o.manifest.config.stateFile, applied);
     return { manifest, result, service: service.description };
   } catch (err) {
     // Fail closed, like the reference's reset(): a directory we could not bring to the manifest must not be
@@ -83,4 +80,28 @@ async function readSignatureFile(path: string, option: string): Promise<Signatur
     throw new InputError(path, `${text.length} chars`, `not JSON (${(err as Error).message}); truncated?`);
   }
   return parseSignature(doc, path);
+}
+
+/** The manifest to apply, verified: a file (with its detached signature when keys are trusted), or the store's. */
+async function readManifest(o: AgentOnceOptions): Promise<{ manifest: Manifest; applied?: AgentState }> {
+  const from = o.manifest;
+  if ('file' in from) {
+    const bytes = await readFile(from.file).catch(() => {
+      throw new InputError('--manifest', from.file, 'cannot read file');
+    });
+    const trust = trustStoreFromPems(await Promise.all((o.trustKeys ?? []).map(async (f) => ({ label: f, pem: await readTrustKey(f) }))));
+    if (trust.size > 0) {
+      const sigPath = o.signature ?? `${from.file}.sig`;
+      const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature');
+      verifyManifestSignature(sha256(bytes), signature, trust, sigPath);
+    }
+    return { manifest: parseManifestBytes(bytes, from.file) };
+  }
+  const { config } = from;
+  // The config's trusted keys (--trust-key replaces them, as for the daemon): the pointer's signature is checked.
+  const source = new ManifestSource(await openStore(config.store, { region: config.region }), config.site, trustStoreOf(config.trust.publicKeys));
+  const current = await source.current(await readAgentState(config.stateFile));
+  if (!current) throw new InputError('pointer', config.site, `no manifest published for this site in ${config.store}`);
+  const applied = { site: config.site, generation: current.manifest.generation, sha256: current.pointer.sha256, appliedAt: new Date().toISOString() };
+  return { manifest: current.manifest, applied };
 }

@@ -16,7 +16,7 @@ import { computeSite } from '../../control/compute-site.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, generateSigningKey, loadSigningKeyFile } from '../../control/signing.ts';
 import { trustStoreFromPems } from '../../core/signature.ts';
-import { pullManifest } from '../../agent/pull.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
 import { ACK_SCHEMA, type AgentReport, encodeReport } from '../../agent/report.ts';
 import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { VERSION } from '../../core/version.ts';
@@ -71,7 +71,7 @@ export async function localRunCommand(o: LocalRunOptions) {
   // 5. The agent: pointer → exact version → verify → diff → write only what changed → ack.
   const statePath = join(root, 'agent-state.json');
   const applied = await readAgentState(statePath);
-  const pulled = await pullManifest(store, o.site, applied?.generation, keys.trust);
+  const pulled = await new ManifestSource(store, o.site, keys.trust).current(applied);
   await mkdir(hostsdir, { recursive: true });
   if (!pulled) throw new Error('no pointer after publish');
   const sync = await syncDirectory(hostsdir, pulled.manifest, { purge: false });

@@ -57,7 +57,7 @@ describe('agent config', () => {
 
   it('command mode keeps the start/stop/reload strings', () => {
     const c = resolveConfig({ ...base, service: { mode: 'command', start: 'a', stop: 'b' } }, {}, {});
-    expect(c.service).toEqual({ mode: 'command', start: 'a', stop: 'b', reload: '' });
+    expect(c.service).toEqual({ mode: 'command', start: 'a', stop: 'b', reload: '', status: '' });
   });
 
   it.each([

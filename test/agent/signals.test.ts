@@ -61,6 +61,7 @@ describe('agent run: signals and errors', () => {
     agent.kill('SIGHUP');
     await agent.waitFor((l) => l.msg.startsWith('SIGHUP: re-checking the hosts directory'), 10_000, mark);
     await agent.waitFor((l) => l.msg === 'directory drifted (on SIGHUP); repairing', 10_000, mark);
+    await agent.waitFor(isApplied(1), 10_000, mark); // the repair is an apply of the same generation
     expect(readFileSync(victim, 'utf8')).toBe(recordText(macs(1)[0]!, 'allow'));
     // Still running and still applying.
     await publish(rig.store, policyOf(macs(10), macs(30, 10)));

@@ -7,8 +7,9 @@ import type { Mac } from '../../core/mac.ts';
 import { sha256 } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { DEFAULT_MAX_CHANGE_SHARE, DEFAULT_MIN_CHANGES_TO_GUARD } from '../../core/settings.ts';
-import { type PublishRequest, publishPolicy, readCurrentManifest, readPointer } from '../../control/publish.ts';
-import { pullManifest } from '../../agent/pull.ts';
+import { type PublishRequest, publishPolicy, readCurrentManifest } from '../../control/publish.ts';
+import { readPointer } from '../../store/pointer.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
 import { manifestKey, pointerParameter } from '../../store/layout.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { PreconditionFailedError, type Store } from '../../store/store.ts';
@@ -44,7 +45,7 @@ describe('publishPolicy', () => {
     expect(r).toMatchObject({ status: 'published', manifest: { generation: 1 }, pointerRepaired: false });
     const obj = await store.getObject(manifestKey('dc1'));
     expect(await readPointer(store, 'dc1')).toEqual({ site: 'dc1', generation: 1, key: manifestKey('dc1'), versionId: obj!.versionId, sha256: sha256(obj!.bytes) });
-    expect((await pullManifest(store, 'dc1', undefined))?.manifest.policy.deny).toHaveLength(30);
+    expect((await new ManifestSource(store, 'dc1').current(undefined))?.manifest.policy.deny).toHaveLength(30);
   });
 
   it('unchanged policy → no new version, pointer file not rewritten; a change → generation 2', async () => {
@@ -113,6 +114,6 @@ describe('publishPolicy', () => {
     expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(PreconditionFailedError);
     expect(await store.listVersions(manifestKey('dc1'))).toHaveLength(2);
     const winner = (won[0] as PromiseFulfilledResult<{ manifest: { policy: Policy } }>).value.manifest.policy;
-    expect((await pullManifest(store, 'dc1', 1))?.manifest.policy).toEqual(winner);
+    expect((await new ManifestSource(store, 'dc1').current(undefined))?.manifest.policy).toEqual(winner);
   });
 });

@@ -1,4 +1,4 @@
-/** The policy table (design §2) — the same decisions as ironic-inspector §1.2 and ironic §2.1. */
+/** The policy table (docs/design.md §2) — the same decisions as ironic-inspector §1.2 and ironic §2.1. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/errors.ts';

@@ -3,7 +3,7 @@
  * service-command mode) manages the hosts directory of a real dnsmasq in a network namespace; DHCPDISCOVERs
  * come from another namespace. Every MAC below is used by one test only, so the tests do not depend on
  * each other's verdicts; they share one dnsmasq, whose PID must never change (no restart, no SIGHUP).
- * Every case runs in both hosts-directory layouts: one file per MAC (design §3) and scale mode's shard files.
+ * Every case runs in both hosts-directory layouts: one file per MAC (docs/design.md §3) and scale mode's shard files.
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  * RUNNING dnsmasq loses no record, and an incremental change after it is enforced within 1 s.
  *
  * dnsmasq reads the hosts directory through inotify, whose queue holds 16,384 events by default; a burst
- * larger than dnsmasq can drain is lost without a word in its log (design §4). The evidence is in
+ * larger than dnsmasq can drain is lost without a word in its log (docs/design.md §4). The evidence is in
  * support/scale.ts. scale-daemon.test.ts runs the same case through the agent daemon.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';

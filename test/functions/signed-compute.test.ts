@@ -15,7 +15,13 @@ import { SignatureError, trustStoreFromPems } from '../../core/signature.ts';
 import { kmsSigner } from '../../control/kms-signer.ts';
 import { lazySigner } from '../../control/signing.ts';
 import { rollbackSite } from '../../control/rollback.ts';
-import { pullManifest } from '../../agent/pull.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
+import type { TrustStore } from '../../core/signature.ts';
+import type { Store } from '../../store/store.ts';
+
+/** The agent's path to a manifest (what the daemon and `agent once --config` use), given the applied generation. */
+const pullManifest = (s: Store, site: string, appliedGeneration: number | undefined, trust: TrustStore) =>
+  new ManifestSource(s, site, trust).current(appliedGeneration === undefined ? undefined : { generation: appliedGeneration, sha256: '' });
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
 import { AwsStore } from '../../store/aws-store.ts';
@@ -93,7 +99,7 @@ describe('compute Lambda signs with KMS; the agent verifies ECDSA P-256 for real
     const pulled = await pullManifest(store(), SITE, undefined, trustOf(kmsKey.publicKey));
     expect(pulled?.manifest.generation).toBe(1);
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
-    await expect(pullManifest(store(), SITE, undefined, trustOf(other))).rejects.toThrow(SignatureError);
+    await expect(pullManifest(store(), SITE, undefined, trustOf(other))).rejects.toThrow(/signed by a key this agent does not trust/);
 
     // Unchanged: nothing published, nothing signed; one GetPublicKey per container.
     expect(await h(schedule, context)).toMatchObject({ status: 'unchanged', generation: 1 });

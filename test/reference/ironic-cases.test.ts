@@ -13,9 +13,9 @@ import { UNKNOWN_HOSTS_FILE, classifyEntry, type Plan } from '../../core/hostsdi
 import type { Node } from '../../core/ironic-exports.ts';
 import { parseNodes, parsePorts } from '../../core/ironic-exports.ts';
 import { computePolicy, type Policy } from '../../core/policy.ts';
-import { applyPlanToDirectory, readDirectory, writeFileAtomic } from '../../agent/hostsdir-io.ts';
+import { applyPlanToDirectory, readDirectory } from '../../agent/hostsdir-io.ts';
 import { FIXTURES, readFlat, runCli, snapshotDir, stderrLines, tempDir } from '../support/cli.ts';
-import { M, allowText, dashed, denyText, ironicPolicy, seed, syncOnce, written } from '../support/hostsdir.ts';
+import { M, allowText, dashed, denyText, ironicPolicy, seed, syncOnce, writeRecord, written } from '../support/hostsdir.ts';
 import { writeSite } from '../support/exports.ts';
 import { diffDirectory } from '../../core/hostsdir.ts';
 
@@ -40,7 +40,7 @@ describe('ironic TestExclusiveWriteOrPass (flock + truncate in place → hidden 
   it('TestExclusiveWriteOrPass.test_write → DIFFERENT: a rewrite replaces the file by rename (new inode, dnsmasq sees IN_MOVED_TO with the whole record), the old content is never truncated', async () => {
     seed(dir, { [dashed(mac1)]: denyText(mac1) });
     const before = inode(dashed(mac1));
-    await writeFileAtomic(dir, dashed(mac1), allowText(mac1));
+    await writeRecord(dir, dashed(mac1), allowText(mac1));
     expect(inode(dashed(mac1))).not.toBe(before);
     expect(readFileSync(join(dir, dashed(mac1)), 'utf8')).toBe(allowText(mac1));
     expect(statSync(join(dir, dashed(mac1))).mode & 0o777).toBe(0o644);
@@ -64,8 +64,8 @@ describe('ironic TestExclusiveWriteOrPass (flock + truncate in place → hidden 
   });
 
   it('TestExclusiveWriteOrPass.test_write_custom_ioerror → a name that is not a plain file name ("../x", NUL) is refused before any I/O, with the field and value', async () => {
-    await expect(writeFileAtomic(dir, '../escape', 'x')).rejects.toBeInstanceOf(InputError);
-    await expect(writeFileAtomic(dir, 'a\0b', 'x')).rejects.toThrow(/file name/);
+    await expect(writeRecord(dir, '../escape', 'x')).rejects.toBeInstanceOf(InputError);
+    await expect(writeRecord(dir, 'a\0b', 'x')).rejects.toThrow(/file name/);
     expect(existsSync(join(tmp.path, 'escape'))).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
   });

@@ -23,7 +23,7 @@ interface Scenario {
 }
 const scenarios = (scenariosDoc as unknown as { scenarios: Scenario[] }).scenarios;
 
-/** The reference names files by the colon MAC; we use dashes (design §3). `unknown_hosts_filter` and foreign names stay. */
+/** The reference names files by the colon MAC; we use dashes (docs/design.md §3). `unknown_hosts_filter` and foreign names stay. */
 const mapName = (name: string) => (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(name) ? name.replaceAll(':', '-') : name);
 
 /**

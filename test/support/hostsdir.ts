@@ -49,3 +49,9 @@ export const written = (plan: Plan) => plan.writes.map((w) => w.name).sort();
 export function manifestOf(policy: Policy, generation = 1): Manifest {
   return buildManifest({ site: 'ref', generation, createdAt: new Date('2026-01-01T00:00:00Z'), inputs: [], policy });
 }
+
+/** One record written through the agent's real writer (a one-write plan): the atomic write the tests judge. */
+export function writeRecord(dir: string, name: string, content: string): Promise<void> {
+  const plan: Plan = { writes: [{ name, content, reason: 'deny' }], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 1, removed: 0, adopted: 0, unchanged: 0 } };
+  return applyPlanToDirectory(dir, plan);
+}

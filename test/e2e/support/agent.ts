@@ -36,7 +36,7 @@ export function policy(p: { allow?: readonly string[]; deny?: readonly string[];
   };
 }
 
-/** The layouts every behavioural e2e case runs in: design §3's one file per MAC, and scale mode's default. */
+/** The layouts every behavioural e2e case runs in: docs/design.md §3's one file per MAC, and scale mode's default. */
 export const LAYOUTS: readonly Layout[] = [{ kind: 'per-mac' }, LayoutSchema.parse({ kind: 'sharded' })];
 export const layoutName = (l: Layout) => (l.kind === 'per-mac' ? 'per-MAC files' : `${l.shards} shard files`);
 

@@ -1,0 +1,123 @@
+/**
+ * Where the agent gets its manifest: the one path from the store to a verified manifest, for the daemon,
+ * `agent once --config`, `agent plan` and `agent status`.
+ *
+ *   pointer → (this site's? this site's manifest key? not a replay?) → the exact version → verifyManifest
+ *
+ * Every outcome is a value: `verified`, `refused` (the store answered with something this agent must not apply:
+ * the directory stays as it is, and the same pointer is not fetched again), or `unreachable` (retried). Every
+ * check of a manifest's bytes (signature included) is in `verify` below.
+ */
+import { InputError } from '../core/errors.ts';
+import { type Manifest, type Pointer, verifyManifest } from '../core/manifest.ts';
+import { manifestKey } from '../store/layout.ts';
+import { type TrustStore, verifyManifestSignature } from '../core/signature.ts';
+import { readPointer } from '../store/pointer.ts';
+import type { Store } from '../store/store.ts';
+import { errorText } from './log.ts';
+
+/** What this host has applied (the state file): the replay check compares against it. */
+export interface AppliedRef {
+  generation: number;
+  sha256: string;
+}
+
+export type PointerRead =
+  | { kind: 'pointer'; pointer: Pointer }
+  | { kind: 'unpublished' }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'unreachable'; error: string };
+
+export type Fetched =
+  | { kind: 'verified'; pointer: Pointer; manifest: Manifest }
+  | { kind: 'refused'; pointer: Pointer; reason: string }
+  | { kind: 'unreachable'; pointer: Pointer; error: string };
+
+/**
+ * A pointer's identity: a refusal is remembered by it, so the same pointer is not fetched again. A pointer re-signed
+ * in place (signing turned on, a key rotated) is a new pointer: a refusal of the old one does not stick.
+ */
+export const pointerId = (p: Pointer) => `${p.generation}/${p.versionId}/${p.sha256}/${p.signature?.signature ?? ''}`;
+
+const NO_TRUST: TrustStore = new Map();
+
+/** Has the pointer moved away from what is applied (so a fetch and an apply are due)? */
+export function pointerMoved(pointer: Pointer, applied: AppliedRef | undefined): boolean {
+  return !applied || pointer.generation !== applied.generation || pointer.sha256 !== applied.sha256;
+}
+
+/**
+ * Why this pointer must not be followed, before any byte is fetched: another site's, naming another manifest
+ * (IAM stops that in AWS; the agent checks it everywhere), or a replay — an older generation, or the applied
+ * generation with other bytes (a generation is never reused). verifyManifest then ties the bytes to the pointer.
+ */
+export function pointerRefusal(pointer: Pointer, site: string, applied: AppliedRef | undefined): InputError | undefined {
+  if (pointer.site !== site) return new InputError('pointer.site', pointer.site, `is not this agent's site "${site}"`);
+  const key = manifestKey(site);
+  if (pointer.key !== key) return new InputError('pointer.key', pointer.key, `is not this site's manifest (${key})`);
+  if (applied && pointer.generation < applied.generation) {
+    return new InputError('pointer.generation', pointer.generation, `is older than the applied generation ${applied.generation} (replay refused)`);
+  }
+  if (applied && pointer.generation === applied.generation && pointer.sha256 !== applied.sha256) {
+    return new InputError('manifest.generation', pointer.generation, 'was already applied with different bytes (a generation is never reused)');
+  }
+  return undefined;
+}
+
+export class ManifestSource {
+  constructor(
+    private readonly store: Store,
+    readonly site: string,
+    /** Keys this agent trusts; when any is configured, an unsigned or badly signed manifest is refused. */
+    private readonly trust: TrustStore = NO_TRUST,
+  ) {}
+
+  get description(): string {
+    return this.store.description;
+  }
+
+  async readPointer(): Promise<PointerRead> {
+    try {
+      const pointer = await readPointer(this.store, this.site);
+      return pointer ? { kind: 'pointer', pointer } : { kind: 'unpublished' };
+    } catch (err) {
+      return err instanceof InputError ? { kind: 'refused', reason: err.message } : { kind: 'unreachable', error: errorText(err) };
+    }
+  }
+
+  /** The exact version the pointer names, verified before anything is written. */
+  async fetch(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
+    const refusal = pointerRefusal(pointer, this.site, applied);
+    if (refusal) return { kind: 'refused', pointer, reason: refusal.message };
+    try {
+      const obj = await this.store.getObject(pointer.key, pointer.versionId);
+      if (!obj) return { kind: 'refused', pointer, reason: new InputError('pointer.versionId', pointer.versionId, `no such version of ${pointer.key}`).message };
+      return { kind: 'verified', pointer, manifest: this.verify(obj.bytes, pointer) };
+    } catch (err) {
+      return err instanceof InputError ? { kind: 'refused', pointer, reason: err.message } : { kind: 'unreachable', pointer, error: errorText(err) };
+    }
+  }
+
+  /** The one place a manifest's bytes are judged: signature, digest against the pointer, schema, site, generation. */
+  private verify(bytes: Uint8Array, pointer: Pointer): Manifest {
+    // The signature first, over the digest the pointer claims (nothing unauthenticated is parsed); verifyManifest then
+    // holds the bytes to that digest. A replayed older generation was refused on the pointer, signed or not.
+    verifyManifestSignature(pointer.sha256, pointer.signature, this.trust, 'pointer.signature');
+    return verifyManifest(bytes, pointer, { site: this.site });
+  }
+
+  /**
+   * For one-shot commands: the published manifest, verified; undefined when nothing is published. A refusal is an
+   * InputError (exit 2), an unreachable store an Error (exit 1).
+   */
+  async current(applied: AppliedRef | undefined): Promise<{ pointer: Pointer; manifest: Manifest } | undefined> {
+    const read = await this.readPointer();
+    if (read.kind === 'unpublished') return undefined;
+    if (read.kind === 'refused') throw new InputError('pointer', this.site, `refused: ${read.reason}`);
+    if (read.kind === 'unreachable') throw new Error(`store unreachable (${this.store.description}): ${read.error}`);
+    const f = await this.fetch(read.pointer, applied);
+    if (f.kind === 'refused') throw new InputError('manifest', this.site, `refused: ${f.reason}`);
+    if (f.kind === 'unreachable') throw new Error(`store unreachable (${this.store.description}): ${f.error}`);
+    return { pointer: f.pointer, manifest: f.manifest };
+  }
+}
