@@ -10,7 +10,7 @@
  * 2-vCPU VM cost an agent's 100k-MAC poll 6-24 ms for its ack alone.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { readTextIfExistsSync, writeFileAtomicSync } from './files.ts';
 import { join } from 'node:path';
@@ -30,7 +30,10 @@ export class LocalStore implements Store {
   async getObject(key: string, versionId?: string): Promise<StoredObject | undefined> {
     const dir = this.objectDir(key);
     const id = versionId ?? readTextIfExistsSync(join(dir, 'current'));
-    if (id === undefined) return undefined;
+    if (id === undefined) {
+      this.assertRootExists();
+      return undefined;
+    }
     checkSegments(id, 'versionId');
     const path = join(dir, 'versions', id);
     try {
@@ -105,7 +108,19 @@ export class LocalStore implements Store {
   }
 
   async getParameter(name: string): Promise<string | undefined> {
-    return readTextIfExistsSync(this.parameterPath(name));
+    const text = readTextIfExistsSync(this.parameterPath(name));
+    if (text === undefined) this.assertRootExists();
+    return text;
+  }
+
+  /**
+   * A read that finds nothing in a store whose directory does not exist is a wrong path, not "nothing published
+   * yet": say so (an agent would otherwise wait for a first manifest forever). Writes create the directory.
+   */
+  private assertRootExists(): void {
+    if (!existsSync(this.root)) {
+      throw new InputError('store', `local:${this.root}`, 'no such directory (a local store is created by its first publish: check the store path given)');
+    }
   }
 
   async putParameter(name: string, value: string): Promise<void> {
