@@ -30,10 +30,7 @@ export class LocalStore implements Store {
   async getObject(key: string, versionId?: string): Promise<StoredObject | undefined> {
     const dir = this.objectDir(key);
     const id = versionId ?? readTextIfExistsSync(join(dir, 'current'));
-    if (id === undefined) {
-      this.assertRootExists();
-      return undefined;
-    }
+    if (id === undefined) return undefined;
     checkSegments(id, 'versionId');
     const path = join(dir, 'versions', id);
     try {
@@ -114,8 +111,9 @@ export class LocalStore implements Store {
   }
 
   /**
-   * A read that finds nothing in a store whose directory does not exist is a wrong path, not "nothing published
-   * yet": say so (an agent would otherwise wait for a first manifest forever). Writes create the directory.
+   * A parameter read (an agent's pointer, a compute's settings) that finds nothing in a store whose directory does
+   * not exist is a wrong path, not "nothing published yet": say so (an agent would otherwise wait for a first
+   * manifest forever). Object reads stay quiet: a first publisher reads the current manifest before creating it.
    */
   private assertRootExists(): void {
     if (!existsSync(this.root)) {
