@@ -30,7 +30,7 @@ const tmp = existsSync('/dev/shm') ? (() => {
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 })() : tempDir('fuzz');
 afterAll(() => tmp.cleanup());
-/** Generous: the run takes ~20 s of CPU; a machine shared with other work must not turn that into a failure. */
+/** Generous: a machine shared with other work must not turn a slow run into a failure (the speed is not what is tested). */
 const TIMEOUT = 300_000;
 
 /** The CLI's exit status for an error (cli/main.ts reportError), or undefined for a crash. */
