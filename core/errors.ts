@@ -9,7 +9,8 @@ export class InputError extends Error {
     readonly value: unknown,
     readonly reason: string,
   ) {
-    super(`${field}: ${reason}: ${showValue(value)}`);
+    // No value to show (a missing field, a refusal about the whole thing): the field and the reason say it all.
+    super(value === undefined ? `${field}: ${reason}` : `${field}: ${reason}: ${showValue(value)}`);
   }
 }
 

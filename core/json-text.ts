@@ -6,6 +6,8 @@
 import { isUtf8 } from 'node:buffer';
 import { InputError } from './errors.ts';
 
+const UTF8 = new TextDecoder('utf-8');
+
 /** Bytes → text, refusing anything that is not UTF-8 (with the offset of the first bad byte). */
 export function decodeUtf8Strict(bytes: Uint8Array, label: string): string {
   if (!isUtf8(bytes)) {
@@ -13,7 +15,8 @@ export function decodeUtf8Strict(bytes: Uint8Array, label: string): string {
     const shown = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new InputError(label, shown, `not valid UTF-8 at byte offset ${offset}`);
   }
-  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  // Already checked: no second validation pass (a leading BOM is dropped, as editors on some systems write one).
+  return UTF8.decode(bytes);
 }
 
 /** Text → value; a syntax error names the line and column (1-based) and shows the text there. */

@@ -10,6 +10,7 @@ import type { Policy, Verdict } from './policy.ts';
 import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
+import { decodeJsonBytes } from './json-text.ts';
 
 export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
 /** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
@@ -257,13 +258,8 @@ export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manif
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
     throw new InputError(label, `${bytes.byteLength} bytes`, `larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw new InputError(label, `${bytes.byteLength} bytes`, `not UTF-8 JSON (${(err as Error).message})`);
-  }
-  return validateManifest(doc, label);
+  // The one strict reader (core/json-text.ts): byte offset of bad UTF-8, line and column of bad JSON, one line.
+  return validateManifest(decodeJsonBytes(bytes, label), label);
 }
 
 export interface VerifyExpectations {

@@ -10,7 +10,7 @@
  * 2-vCPU VM cost an agent's 100k-MAC poll 6-24 ms for its ack alone.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { readTextIfExistsSync, writeFileAtomicSync } from './files.ts';
 import { join } from 'node:path';
@@ -105,7 +105,20 @@ export class LocalStore implements Store {
   }
 
   async getParameter(name: string): Promise<string | undefined> {
-    return readTextIfExistsSync(this.parameterPath(name));
+    const text = readTextIfExistsSync(this.parameterPath(name));
+    if (text === undefined) this.assertRootExists();
+    return text;
+  }
+
+  /**
+   * A parameter read (an agent's pointer, a compute's settings) that finds nothing in a store whose directory does
+   * not exist is a wrong path, not "nothing published yet": say so (an agent would otherwise wait for a first
+   * manifest forever). Object reads stay quiet: a first publisher reads the current manifest before creating it.
+   */
+  private assertRootExists(): void {
+    if (!existsSync(this.root)) {
+      throw new InputError('store', `local:${this.root}`, 'no such directory (a local store is created by its first publish: check the store path given)');
+    }
   }
 
   async putParameter(name: string, value: string): Promise<void> {

@@ -137,7 +137,7 @@ describe('agent run: verification before any write', () => {
       { name: 'NUL in a MAC', put: () => publishRaw(rig!.store, withMac('52:54:00:00:00:0\u0000'), { generation: 3 }), expect: /policy.allow\[0\]/ },
       { name: 'pointer that is not JSON', put: () => rig!.store.putParameter(pointerParameter('dc1'), '{"site":"dc1",'), expect: /pointer is not JSON/ },
       { name: 'pointer to a version that does not exist', put: () => rig!.store.putParameter(pointerParameter('dc1'), JSON.stringify({ ...gen2Pointer, generation: 3, versionId: '000000000000001-aaaaaaaaaaaa' })), expect: /no such version/ },
-      { name: '10 MB of junk', put: () => publishRaw(rig!.store, junk, { generation: 3 }), expect: /not UTF-8 JSON/ },
+      { name: '10 MB of junk', put: () => publishRaw(rig!.store, junk, { generation: 3 }), expect: /not valid (UTF-8|JSON)/ },
     ];
     let previous: string | undefined;
     for (const c of cases) {

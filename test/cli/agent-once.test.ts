@@ -50,7 +50,7 @@ describe('agent once: bad manifest → exit 2, one line, directory byte-identica
   });
 
   it('not JSON', async () => {
-    await refusedAgent(edit('truncated.json', (t) => t.slice(0, t.length / 2)), ['truncated.json', 'not UTF-8 JSON']);
+    await refusedAgent(edit('truncated.json', (t) => t.slice(0, t.length / 2)), ['truncated.json', 'not valid JSON at line 1 column']);
   });
 
   it('wrong schema', async () => {

@@ -140,3 +140,12 @@ describe('invalid UTF-8: exit 2 naming the file and the byte offset, worded the 
     expect(line).toBe(`pxe-filter: ${file}: not valid UTF-8 at byte offset ${text.length}: "e9 22 7d 5d"`);
   });
 });
+
+describe('compute --export with an export dated in the future (issue 12 defect 3, the CLI side)', () => {
+  it('is refused: exit 2 naming the file and its createdAt, nothing written', async () => {
+    const file = p('future-export.json');
+    writeFileSync(file, JSON.stringify(exportBundle('dc1', { macs: 3, inspecting: [1], createdAt: '2099-01-01T00:00:00.000Z' })));
+    const line = await refusedWithOneLine(['--export', file]);
+    expect(line).toMatch(new RegExp(`^pxe-filter: ${file.replaceAll('/', '\\/')}\\.createdAt: createdAt 2099-01-01T00:00:00\\.000Z is more than 5 minutes after now \\(`));
+  });
+});

@@ -200,7 +200,7 @@ describe('pxe-filter export: command-line mistakes exit 2 with one line and touc
   it('no destination, a bad site name, a bad API version', async () => {
     const noDest = await pxeFilter(['export', '--site', 'dc1', '--ironic-url', 'http://127.0.0.1:9']);
     expect(noDest).toMatchObject({ code: 2, stdout: '' });
-    expect(noDest.stderr).toBe('pxe-filter: --to/--out: say where the export goes: --to <store> or --out <dir>: undefined\n');
+    expect(noDest.stderr).toBe('pxe-filter: --to/--out: say where the export goes: --to <store> or --out <dir>\n');
     const badSite = await pxeFilter(['export', '--site', 'DC 1', '--ironic-url', 'http://127.0.0.1:9', '--out', join(dir, 'never')]);
     expect(badSite.code).toBe(2);
     expect(badSite.stderr).toMatch(/^pxe-filter: --site: a site name is/);

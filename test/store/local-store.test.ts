@@ -1,5 +1,5 @@
 /** LocalStore (the embedded default standing in for S3 + SSM): versions, conditional writes, parameters, path safety. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.ts';
@@ -21,6 +21,7 @@ afterEach(() => tmp.cleanup());
 
 describe('LocalStore objects', () => {
   it('absent key → undefined; each put is a new version; old versions stay readable; newest first', async () => {
+    mkdirSync(store.root); // an existing, empty store (a missing one is refused: test/cli/store-missing.test.ts)
     expect(await store.getObject('manifests/dc1/manifest.json')).toBeUndefined();
     const v1 = await store.putObject('manifests/dc1/manifest.json', b('one'));
     const v2 = await store.putObject('manifests/dc1/manifest.json', b('two'));
@@ -93,6 +94,7 @@ describe('LocalStore objects', () => {
 
 describe('LocalStore parameters', () => {
   it('absent → undefined; put replaces; names must start with "/" and stay inside', async () => {
+    mkdirSync(store.root);
     expect(await store.getParameter('/pxe-filter/dc1/current')).toBeUndefined();
     await store.putParameter('/pxe-filter/dc1/current', 'one');
     await store.putParameter('/pxe-filter/dc1/current', 'two');
