@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX, writePhases } from '../core/hostsdir.ts';

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.ts';
-import { pullManifest } from '../../agent/pull.ts';
+import { readPointer } from '../../store/pointer.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { runCli, stderrLines, tempDir } from '../support/cli.ts';
 
@@ -18,7 +18,7 @@ describe('a local store directory that does not exist', () => {
 
   it('reading the pointer says the directory does not exist, naming it (not "nothing published")', async () => {
     const store = new LocalStore(missing);
-    const err = await pullManifest(store, 'dc1', undefined).catch((e: unknown) => e);
+    const err = await readPointer(store, 'dc1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toBe(`store: no such directory (a local store is created by its first publish: check the store path given): "local:${missing}"`);
     // A first publisher reads the current manifest before it writes one: objects stay quiet.
@@ -28,7 +28,7 @@ describe('a local store directory that does not exist', () => {
   it('an existing store with nothing published yet still reads as "nothing there" (undefined), and writes create it', async () => {
     const empty = join(tmp.path, 'empty-store');
     mkdirSync(empty);
-    expect(await pullManifest(new LocalStore(empty), 'dc1', undefined)).toBeUndefined();
+    expect(await readPointer(new LocalStore(empty), 'dc1')).toBeUndefined();
     const fresh = new LocalStore(join(tmp.path, 'fresh'));
     expect(await fresh.listObjects('exports/dc1/')).toEqual([]); // a first writer lists before writing
     await fresh.putParameter('/pxe-filter/dc1/current', '{}');

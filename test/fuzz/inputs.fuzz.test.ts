@@ -96,7 +96,7 @@ describe('fuzz: mutated inputs never crash, refusals change nothing', () => {
     const manifestPath = join(tmp.path, 'agent-manifest.json');
     const base = manifestText(macs.slice(0, 4), macs.slice(4, 8));
     writeFileSync(manifestPath, base);
-    await agentOnceCommand({ manifest: manifestPath, hostsdir, purge: false, service: { mode: 'none' } });
+    await agentOnceCommand({ manifest: { file: manifestPath }, hostsdir, purge: false, service: { mode: 'none' } });
     const outcomes = { ok: 0, exit2: 0 };
     // The directory only changes on success: one snapshot per case (after it), compared with the last one.
     let current = snapshotDir(hostsdir);
@@ -108,7 +108,7 @@ describe('fuzz: mutated inputs never crash, refusals change nothing', () => {
         const bytes = 'list' in c ? applyMutations(base, c.list) : new TextEncoder().encode(manifestText(c.policy.allow, c.policy.deny.filter((m) => !c.policy.allow.includes(m)), c.policy.unknown));
         writeFileSync(manifestPath, bytes);
         try {
-          await agentOnceCommand({ manifest: manifestPath, hostsdir, purge: false, service: { mode: 'none' } });
+          await agentOnceCommand({ manifest: { file: manifestPath }, hostsdir, purge: false, service: { mode: 'none' } });
         } catch (err) {
           const code = expectClearRefusal(err, bytes, 'list' in c ? c.list : []);
           expect(code).toBe(2);
