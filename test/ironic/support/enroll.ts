@@ -89,7 +89,7 @@ export async function waitIntrospection(rig: Rig, uuid: string, wanted: string, 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const res = await fetch(`${rig.inspectorUrl}/v1/introspection/${uuid}`, { headers: { 'X-OpenStack-Ironic-Inspector-API-Version': '1.8' } });
+    const res = await fetch(`${rig.inspectorUrl}/v1/introspection/${uuid}`, { headers: { 'X-OpenStack-Ironic-Inspector-API-Version': '1.8', ...(await rig.authHeaders()) } });
     last = ((await res.json()) as { state?: string }).state ?? `HTTP ${res.status}`;
     if (last === wanted) return;
     await new Promise((r) => setTimeout(r, 100));
