@@ -12,6 +12,7 @@ import { type KeyObject, generateKeyPairSync, sign as cryptoSign } from 'node:cr
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PointerSchema } from '../../core/manifest.ts';
 import { trustStoreFromPems } from '../../core/signature.ts';
+import { kmsSigner } from '../../control/kms-signer.ts';
 import { lazySigner } from '../../control/signing.ts';
 import { rollbackSite } from '../../control/rollback.ts';
 import { ManifestSource } from '../../agent/manifest-source.ts';

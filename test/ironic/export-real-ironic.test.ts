@@ -181,7 +181,7 @@ describe('export against a real Ironic + ironic-inspector', () => {
       const cliBundle = { schema: 'pxe-filter/export@1', site: SITE, createdAt: new Date().toISOString(), ports: [JSON.parse(portsCli)], nodes: [JSON.parse(nodesCli)] };
       expect(policyFromExport(parseExportBundle(cliBundle, 'cli-bundle'), settings).policy).toEqual(fromApi.policy);
     }
-  });
+  }, 120_000); // two Python `openstack` runs: ~10 s each when the machine is busy
 
   it('an unchanged Ironic writes nothing new; a change writes a second export', async () => {
     const dir = join(work, 'store-dedupe');

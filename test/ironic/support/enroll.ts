@@ -71,7 +71,7 @@ export async function enrollNode(rig: Rig, spec: NodeSpec): Promise<Enrolled> {
   return { name: spec.name, uuid, macs: spec.macs, state: final.provision_state };
 }
 
-export async function waitState(rig: Rig, uuid: string, wanted: string, timeoutMs = 30_000): Promise<void> {
+export async function waitState(rig: Rig, uuid: string, wanted: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -84,12 +84,12 @@ export async function waitState(rig: Rig, uuid: string, wanted: string, timeoutM
   throw new Error(`node ${uuid} stuck in ${last} (wanted ${wanted})`);
 }
 
-export async function waitIntrospection(rig: Rig, uuid: string, wanted: string, timeoutMs = 30_000): Promise<void> {
+export async function waitIntrospection(rig: Rig, uuid: string, wanted: string, timeoutMs = 120_000): Promise<void> {
   if (!rig.inspectorUrl) throw new Error('the rig runs no ironic-inspector');
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const res = await fetch(`${rig.inspectorUrl}/v1/introspection/${uuid}`, { headers: { 'X-OpenStack-Ironic-Inspector-API-Version': '1.8' } });
+    const res = await fetch(`${rig.inspectorUrl}/v1/introspection/${uuid}`, { headers: { 'X-OpenStack-Ironic-Inspector-API-Version': '1.8', ...(await rig.authHeaders()) } });
     last = ((await res.json()) as { state?: string }).state ?? `HTTP ${res.status}`;
     if (last === wanted) return;
     await new Promise((r) => setTimeout(r, 100));

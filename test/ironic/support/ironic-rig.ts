@@ -1,6 +1,7 @@
 /**
  * A real OpenStack Ironic (Debian `ironic-common`: API + conductor in one process) and optionally a real
- * ironic-inspector, on 127.0.0.1 ports chosen free, with noauth, SQLite and fake hardware, in a temp dir.
+ * ironic-inspector, on 127.0.0.1 ports chosen free, with noauth (or Keystone, see RigOptions.keystone),
+ * SQLite and fake hardware, in a temp dir.
  * Installs nothing: CI installs the packages (.ci/run). Processes are stopped by PID (TERM, then KILL).
  *
  * Facts this rests on (checked with Ironic 21.4 / inspector 11.1 on Debian 12):
@@ -22,12 +23,29 @@ export interface RigOptions {
   withInspector?: boolean;
   /** Ironic [api] max_limit: the largest page Ironic serves. */
   maxLimit?: number;
+  /**
+   * Keystone auth instead of noauth: Ironic and inspector validate tokens with keystonemiddleware
+   * (auth_token) as this service user, and call each other with its credentials.
+   */
+  keystone?: KeystoneAuth;
+}
+
+export interface KeystoneAuth {
+  /** `http://127.0.0.1:PORT/v3` */
+  authUrl: string;
+  username: string;
+  password: string;
+  project: string;
+  /** The rig's own REST calls (enrolment) carry this token. */
+  token(): Promise<string>;
 }
 
 export interface Rig {
   dir: string;
   ironicUrl: string;
   inspectorUrl?: string;
+  /** Headers that authenticate the rig's own calls (an X-Auth-Token with Keystone auth, none with noauth). */
+  authHeaders(): Promise<Record<string, string>>;
   /** REST call to Ironic at the latest API version; throws on non-2xx with the body. */
   api(method: string, path: string, body?: unknown): Promise<unknown>;
   /** Runs `openstack <args>` against this Ironic (noauth). */
@@ -84,7 +102,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     const inspectorUrl = o.withInspector ? `http://127.0.0.1:${inspectorPort}` : undefined;
     await mkdir(join(dir, 'state'), { recursive: true });
     await mkdir(join(dir, 'tmp'), { recursive: true });
-    await writeFile(join(dir, 'ironic.conf'), ironicConf(dir, ironicPort, inspectorUrl ?? 'http://127.0.0.1:9', o.maxLimit ?? 1000));
+    await writeFile(join(dir, 'ironic.conf'), ironicConf(dir, ironicPort, inspectorUrl ?? 'http://127.0.0.1:9', o.maxLimit ?? 1000, o.keystone));
     await writeFile(join(dir, 'ironic-policy.yaml'), '');
     const env = pythonEnv(dir);
     await run('/usr/bin/ironic-dbsync', ['--config-file', join(dir, 'ironic.conf'), 'create_schema'], { env, timeout: 120_000 });
@@ -92,7 +110,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     if (inspectorUrl) {
       await mkdir(join(dir, 'coordination'), { recursive: true });
       await mkdir(join(dir, 'ramdisk-logs'), { recursive: true });
-      await writeFile(join(dir, 'inspector.conf'), inspectorConf(dir, inspectorPort, ironicUrl));
+      await writeFile(join(dir, 'inspector.conf'), inspectorConf(dir, inspectorPort, ironicUrl, o.keystone));
       await run('/usr/bin/ironic-inspector-dbsync', ['--config-file', join(dir, 'inspector.conf'), 'upgrade'], { env, timeout: 120_000 });
       children.push({ name: 'inspector', proc: await startProcess('/usr/bin/ironic-inspector', ['--config-file', join(dir, 'inspector.conf')], dir, 'inspector', env) });
     }
@@ -102,7 +120,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${ironicUrl}${path}`, {
         method,
-        headers: { 'Content-Type': 'application/json', 'X-OpenStack-Ironic-API-Version': 'latest' },
+        headers: { 'Content-Type': 'application/json', 'X-OpenStack-Ironic-API-Version': 'latest', ...(o.keystone ? { 'X-Auth-Token': await o.keystone.token() } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
@@ -113,6 +131,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       dir,
       ironicUrl,
       ...(inspectorUrl ? { inspectorUrl } : {}),
+      authHeaders: async (): Promise<Record<string, string>> => (o.keystone ? { 'X-Auth-Token': await o.keystone.token() } : {}),
       api,
       openstack: async (args) => {
         const { stdout } = await run('/usr/bin/openstack', args, {
@@ -179,11 +198,31 @@ async function waitForHttp(url: string, proc: ChildProcess, name: string, dir: s
   throw new Error(`${name} did not answer ${url} within 90 s`);
 }
 
-function ironicConf(dir: string, port: number, inspectorUrl: string, maxLimit: number): string {
+/** keystonemiddleware's section, and the keystoneauth options a service uses to call another one. */
+function authTokenSection(k: KeystoneAuth): string {
+  return `[keystone_authtoken]
+www_authenticate_uri = ${k.authUrl}
+auth_url = ${k.authUrl}
+${serviceAuth(k)}
+`;
+}
+
+function serviceAuth(k: KeystoneAuth | undefined): string {
+  if (!k) return 'auth_type = none';
+  return `auth_type = password
+auth_url = ${k.authUrl}
+username = ${k.username}
+password = ${k.password}
+project_name = ${k.project}
+user_domain_id = default
+project_domain_id = default`;
+}
+
+function ironicConf(dir: string, port: number, inspectorUrl: string, maxLimit: number, k: KeystoneAuth | undefined): string {
   const ironicUrl = `http://127.0.0.1:${port}`;
   return `[DEFAULT]
 host = pxe-filter-rig
-auth_strategy = noauth
+auth_strategy = ${k ? 'keystone' : 'noauth'}
 rpc_transport = none
 state_path = ${dir}/state
 tempdir = ${dir}/tmp
@@ -236,7 +275,7 @@ inspect_wait_timeout = 0
 
 [inspector]
 endpoint_override = ${inspectorUrl}
-auth_type = none
+${serviceAuth(k)}
 callback_endpoint_override = ${ironicUrl}
 power_off = false
 status_check_period = 5
@@ -245,12 +284,12 @@ status_check_period = 5
 policy_file = ${dir}/ironic-policy.yaml
 enforce_scope = false
 enforce_new_defaults = false
-`;
+${k ? authTokenSection(k) : ''}`;
 }
 
-function inspectorConf(dir: string, port: number, ironicUrl: string): string {
+function inspectorConf(dir: string, port: number, ironicUrl: string, k: KeystoneAuth | undefined): string {
   return `[DEFAULT]
-auth_strategy = noauth
+auth_strategy = ${k ? 'keystone' : 'noauth'}
 listen_address = 127.0.0.1
 listen_port = ${port}
 standalone = true
@@ -265,7 +304,7 @@ rootwrap_config = /etc/ironic-inspector/rootwrap.conf
 connection = sqlite:///${dir}/inspector.sqlite
 
 [ironic]
-auth_type = none
+${serviceAuth(k)}
 endpoint_override = ${ironicUrl}
 
 [pxe_filter]
@@ -279,5 +318,5 @@ ramdisk_logs_dir = ${dir}/ramdisk-logs
 
 [coordination]
 backend_url = file://${dir}/coordination
-`;
+${k ? authTokenSection(k) : ''}`;
 }
