@@ -1,7 +1,9 @@
 /**
- * The only code that touches dnsmasq's hosts directory. Every write is a hidden temp file renamed over the
- * target (dnsmasq skips dot-files, and sees one IN_MOVED_TO with the whole content); the directory itself is
- * never replaced or renamed (dnsmasq's inotify watch would be lost for good).
+ * The only code that touches dnsmasq's hosts directory. A write that replaces a file is a hidden temp file renamed
+ * over the target (dnsmasq skips dot-files, and sees one IN_MOVED_TO with the whole content); a one-record file
+ * that does not exist yet is created in place (createSmallFileSync: dnsmasq sees no record or the whole record,
+ * as with the rename). The directory itself is never replaced or renamed (dnsmasq's inotify watch would be lost
+ * for good).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
@@ -118,6 +120,57 @@ function writeFileAtomicSync(dir: string, name: string, content: string): void {
   }
 }
 
+/**
+ * Create a file that does not exist yet, in place: open O_CREAT|O_EXCL|O_NOFOLLOW on its own name, (fchmod,) one
+ * write, close — three system calls instead of the temp file's four or five (a first fill of 100k files spent
+ * about a quarter of its time in rename). As safe as the rename, for one short record: before the write the MAC
+ * had no file, hence no record; a reader that comes between open and write (dnsmasq's start-up or SIGHUP scan)
+ * finds an empty or not yet readable file, which is no record either — the same state as before; the write of
+ * fewer than 512 bytes at offset 0 lands in one page, and the file's size is set once its bytes are in, so a
+ * reader never sees part of a record; dnsmasq's IN_CLOSE_WRITE comes after the content. A crash in between leaves
+ * an empty file, which means what no file meant and which the next diff rewrites. Multi-record (shard) content
+ * could be seen cut at a page boundary, and an existing file must be replaced whole: both take the rename.
+ * Returns false, having done nothing, when the name exists.
+ */
+const MAX_IN_PLACE_BYTES = 512;
+function createSmallFileSync(path: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    if (umaskMasks0644()) fchmodSync(fd, 0o644);
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * A write of the bulk apply: in place when the file is new and holds one short record, else temp + rename. After
+ * `give up` names that already existed, an apply stops trying in place (a plan of rewrites would pay a failed open
+ * per file).
+ */
+class BulkWriter {
+  private existing = 0;
+  private readonly prefix: string;
+  constructor(private readonly dir: string) {
+    this.prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  }
+  write(name: string, content: string): void {
+    checkName(name);
+    if (this.existing < 16 && content.length < MAX_IN_PLACE_BYTES && !content.includes('\n', content.indexOf('\n') + 1)) {
+      if (createSmallFileSync(this.prefix + name, content)) return;
+      this.existing++;
+    }
+    writeFileAtomicSync(this.dir, name, content);
+  }
+}
+
 function removeFileSync(dir: string, name: string): void {
   checkName(name);
   try {
@@ -169,9 +222,10 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
       sincePause += n;
     }
   };
+  const writer = new BulkWriter(dir);
   for (const group of groups) {
     await paced(group, (w) => {
-      writeFileAtomicSync(dir, w.name, w.content);
+      writer.write(w.name, w.content);
       tick();
     });
   }

@@ -1,8 +1,8 @@
 /**
- * The floor: the same file-system calls as the agent's writer and purge (agent/hostsdir-io.ts), in the same way
+ * The floor: the same file-system calls as the agent's writer and purge (agent/hostsdir-io.ts) for new files, in the same way
  * (synchronous, a turn of the event loop every 500), with no product logic: no manifest, no diff, no plan.
  */
-import { closeSync, fchmodSync, constants as fsConstants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, constants as fsConstants, openSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { umaskMasks0644 } from '../agent/hostsdir-io.ts';
@@ -13,17 +13,15 @@ import { macOf } from './data.ts';
 const SLICE = 500;
 const tick = () => new Promise((r) => setImmediate(r));
 
-/** N MAC files + the wildcard file, each through a hidden temp file renamed into place. */
+/** N MAC files + the wildcard file, each new file created in place (O_EXCL on its own name), as the writer does. */
 export async function floorFill(dir: string, n: number): Promise<void> {
   for (let i = 0; i <= n; i++) {
     if (i > 0 && i % SLICE === 0) await tick();
     const mac = macOf(i);
-    const tmp = join(dir, `.raw-${i}.tmp`);
-    const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+    const fd = openSync(join(dir, macFileName(mac)), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
     if (umaskMasks0644()) fchmodSync(fd, 0o644);
     writeSync(fd, recordText(mac, 'deny'));
     closeSync(fd);
-    renameSync(tmp, join(dir, macFileName(mac)));
   }
 }
 
