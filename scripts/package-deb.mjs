@@ -66,7 +66,8 @@ async function buildExecutable(out) {
   copyFileSync(process.execPath, out);
   chmodSync(out, 0o755);
   run('strip', ['--strip-all', '--remove-section=.comment', out]);
-  run(join('node_modules', '.bin', 'postject'), [out, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'ignore'] });
+  // Its output (progress, LIEF warnings) is only shown when it fails.
+  run(join('node_modules', '.bin', 'postject'), [out, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'pipe'] });
   const got = run(out, ['--version']).toString().trim();
   if (got !== pkg.version) throw new Error(`package-deb: the built executable says ${got}, expected ${pkg.version}`);
 }

@@ -5,7 +5,7 @@
  * `compute`, `export` and `--help` do not load the agent.
  */
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { MAX_SHARDS } from '../../core/sharded.ts';
+import { MAX_SHARDS } from '../../core/shard-limits.ts';
 import type { AgentOverrides } from '../../agent/config.ts';
 
 const actions = () => import('./agent-daemon-actions.ts');

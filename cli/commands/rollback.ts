@@ -1,7 +1,5 @@
 /** `pxe-filter rollback --site S --to-generation N --store local:DIR|s3://BUCKET` */
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { SiteNameSchema } from '../../core/settings.ts';
-import { parseWith } from '../../core/zod-errors.ts';
 
 const generation = (value: string) => {
   if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …)');
@@ -16,6 +14,7 @@ export function registerRollback(program: Command): void {
     .requiredOption('--to-generation <n>', 'the generation whose policy to restore', generation)
     .requiredOption('--store <spec>', 'local:<dir> or s3://<bucket> (SSM in the same region)')
     .action(async (o) => {
+      const [{ SiteNameSchema }, { parseWith }] = await Promise.all([import('../../core/settings.ts'), import('../../core/zod-errors.ts')]);
       const site = parseWith(SiteNameSchema, o.site, '--site');
       const [{ rollbackSite }, { openStore }] = await Promise.all([import('../../control/rollback.ts'), import('../../store/open.ts')]);
       const store = await openStore(o.store);
