@@ -1,12 +1,12 @@
 /**
  * `pxe-filter` command line (docs/design.md §7, a stable contract). Each command's code is imported when it runs, not
- * here: a cold `compute` then loads neither the agent nor the exporter, and the agent neither of them. Exit status: 0 success; 2 bad input or
+ * here: a cold `compute` then loads neither the agent nor the exporter, and the agent neither of them; `--help`
+ * and `--version` load neither zod nor any command (test/cli/compiled.test.ts). Exit status: 0 success; 2 bad input or
  * configuration (one message on stderr, nothing written); 3 refused by the publish guard; 1 anything else.
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError, GuardError, InputError } from '../core/errors.ts';
 import { layoutOption, registerAgentDaemonCommands, shardCount, trustKeyOption } from './commands/agent-daemon.ts';
-import { LayoutSchema } from '../core/layout.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerObserveCommands } from './commands/observe.ts';
@@ -112,6 +112,7 @@ export function buildProgram(): Command {
               ? { mode: 'systemctl', unit: o.unit ?? 'dnsmasq.service' }
               : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
         if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
+        const { LayoutSchema } = await import('../core/layout.ts');
         const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
         run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service };
       }

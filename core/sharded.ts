@@ -24,8 +24,7 @@ import { type Mac, macFromFileName, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const SHARD_PREFIX = 'shard-';
-export const DEFAULT_SHARDS = 256;
-export const MAX_SHARDS = 4096;
+export { DEFAULT_SHARDS, MAX_SHARDS } from './shard-limits.ts';
 
 /** FNV-1a over the canonical MAC: stable across versions and hosts, and spreads sequential MACs evenly. */
 export function shardOf(mac: Mac, shards: number): number {

@@ -13,19 +13,33 @@ started=$(date +%s)
 version=$(node -p "require('./package.json').version")
 arch=$(dpkg --print-architecture)
 tmp=$(mktemp -d /tmp/pxe-filter-deb-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# dpkg's state of the package: "" (unknown), not-installed, config-files, installed, …
+pkg_state() { dpkg-query -W -f='${db:Status-Status}' pxe-filter 2>/dev/null || true; }
+absent() { case "$(pkg_state)" in '' | not-installed) return 0 ;; *) return 1 ;; esac; }
+we_installed=no
+cleanup() {
+  # A failed run must not leave the package it installed (or the playbook's copy of it) on the machine.
+  if [ "$we_installed" = yes ] && ! absent; then dpkg --purge pxe-filter >/dev/null 2>&1 || true; fi
+  rm -rf "$tmp" /var/cache/pxe-filter
+}
+trap cleanup EXIT
 
 # 1. Build (gzip: the same package as the xz default, faster to build and to lint here).
-deb=$(node scripts/package-deb.mjs --compress gzip)
+# PXE_FILTER_TEST_DEB_REUSE=1: take the package the last run built, without lintian (to iterate on this script).
+if [ -n "${PXE_FILTER_TEST_DEB_REUSE:-}" ]; then
+  deb="dist/pxe-filter_${version}_${arch}.deb"
+else
+  deb=$(node scripts/package-deb.mjs --compress gzip)
+  step "built $deb in $(( $(date +%s) - started )) s"
+  # 2. lintian: no error, warning or info tag that is not overridden with its reason (packaging/debian/lintian-overrides).
+  lintian --allow-root --pedantic --info --fail-on error,warning,info,pedantic "$deb"
+  step "lintian clean"
+fi
 [ "$deb" = "dist/pxe-filter_${version}_${arch}.deb" ] || fail "unexpected package name $deb"
-step "built $deb in $(( $(date +%s) - started )) s"
-
-# 2. lintian: no error, warning or info tag that is not overridden with its reason (packaging/debian/lintian-overrides).
-lintian --allow-root --pedantic --info --fail-on error,warning,info,pedantic "$deb"
-step "lintian clean"
 
 # 3. Install with dpkg -i; the files it owns.
-dpkg-query -W pxe-filter >/dev/null 2>&1 && fail "pxe-filter is already installed on this machine"
+absent || fail "pxe-filter is already on this machine ($(pkg_state)); this test installs and purges it"
+we_installed=yes
 dpkg -i "$deb"
 dpkg -L pxe-filter | sort >"$tmp/files"
 step "installed; dpkg -L pxe-filter:"
@@ -82,7 +96,7 @@ step "upgraded to ${version}+ci1 with the Ansible playbook; hosts directory, sta
 
 # 7. Purge: no file of the package is left, nor its state; the hosts directory stays.
 dpkg --purge pxe-filter
-dpkg-query -W pxe-filter >/dev/null 2>&1 && [ "$(dpkg-query -W -f='${Status}' pxe-filter)" != "unknown ok not-installed" ] && fail "still known to dpkg: $(dpkg-query -W -f='${Status}' pxe-filter)"
+absent || fail "still known to dpkg after purge: $(pkg_state)"
 left=0
 while read -r f; do
   [ -d "$f" ] && continue # directories shared with other packages (/usr/bin, /etc, ...) stay

@@ -66,7 +66,8 @@ async function buildExecutable(out) {
   copyFileSync(process.execPath, out);
   chmodSync(out, 0o755);
   run('strip', ['--strip-all', '--remove-section=.comment', out]);
-  run(join('node_modules', '.bin', 'postject'), [out, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'ignore'] });
+  // Its output (progress, LIEF warnings) is only shown when it fails.
+  run(join('node_modules', '.bin', 'postject'), [out, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'pipe'] });
   const got = run(out, ['--version']).toString().trim();
   if (got !== pkg.version) throw new Error(`package-deb: the built executable says ${got}, expected ${pkg.version}`);
 }
@@ -124,7 +125,16 @@ put({ from: join('agent', 'config.sample.json') }, 'etc/pxe-filter/agent.json', 
 put({ from: join('packaging', 'debian', 'export.env') }, 'etc/pxe-filter/export.env', 0o644);
 put({ from: join('packaging', 'debian', 'copyright') }, 'usr/share/doc/pxe-filter/copyright', 0o644);
 for (const doc of ['install.md', 'agent.md', 'exporter.md', 'deploy.md']) put(gzipSync(readFileSync(join('docs', doc)), { level: 9 }), `usr/share/doc/pxe-filter/${doc}.gz`, 0o644);
-const date = new Date(Number(run('git', ['log', '-1', '--format=%ct']).toString().trim() || Date.now() / 1000) * 1000).toUTCString().replace('GMT', '+0000');
+// The changelog's date: SOURCE_DATE_EPOCH (reproducible builds), else the last commit's, else now.
+const lastCommit = () => {
+  try {
+    return run('git', ['log', '-1', '--format=%ct'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return '';
+  }
+};
+const epoch = Number(process.env.SOURCE_DATE_EPOCH || lastCommit() || Math.floor(Date.now() / 1000));
+const date = new Date(epoch * 1000).toUTCString().replace('GMT', '+0000');
 const changelog = `pxe-filter (${version}) unstable; urgency=medium\n\n  * Release ${version} (see the repository's history).\n\n -- pxe-filter developers <pxe-filter@example.org>  ${date}\n`;
 put(gzipSync(changelog, { level: 9 }), 'usr/share/doc/pxe-filter/changelog.gz', 0o644);
 put(gzipSync(manPage(), { level: 9 }), 'usr/share/man/man1/pxe-filter.1.gz', 0o644);

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { InputError } from '../../core/errors.ts';
-import { MAX_SHARDS } from '../../core/sharded.ts';
+import { MAX_SHARDS } from '../../core/shard-limits.ts';
 import type { AgentOverrides } from '../../agent/config.ts';
 
 const actions = () => import('./agent-daemon-actions.ts');

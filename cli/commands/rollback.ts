@@ -1,8 +1,6 @@
 /** `pxe-filter rollback --site S --to-generation N --store local:DIR|s3://BUCKET` */
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { InputError } from '../../core/errors.ts';
-import { SiteNameSchema } from '../../core/settings.ts';
-import { parseWith } from '../../core/zod-errors.ts';
 
 const generation = (value: string) => {
   if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …)');
@@ -19,6 +17,7 @@ export function registerRollback(program: Command): void {
     .option('--sign-key <file>', 'sign the new generation with this private key (from `pxe-filter keygen`)')
     .option('--sign-kms-key <arn>', 'sign the new generation with this AWS KMS key (the stack\'s SigningKeyArn output)')
     .action(async (o) => {
+      const [{ SiteNameSchema }, { parseWith }] = await Promise.all([import('../../core/settings.ts'), import('../../core/zod-errors.ts')]);
       const site = parseWith(SiteNameSchema, o.site, '--site');
       if (o.signKey !== undefined && o.signKmsKey !== undefined) throw new InputError('--sign-kms-key', o.signKmsKey, 'give --sign-key or --sign-kms-key, not both');
       const [{ rollbackSite }, { openStore }] = await Promise.all([import('../../control/rollback.ts'), import('../../store/open.ts')]);

@@ -39,6 +39,23 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
   });
 
+  it('--help and --version load only the parser: no zod, no command, no AWS SDK in the entry\'s static imports', () => {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^import [^;]*? from "(\.\/[^"]+)";?$|^} from "(\.\/[^"]+)";$/gm)) visit(join(file, '..', m[1] ?? m[2]!));
+    };
+    visit(join(copy, 'dist', 'cli', 'pxe-filter.mjs'));
+    expect(seen.size).toBeGreaterThan(1);
+    const loaded = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(loaded).toContain('node_modules/commander/');
+    expect(loaded).not.toContain('node_modules/zod/');
+    expect(loaded).not.toContain('node_modules/@aws-sdk/');
+    expect(loaded).not.toContain('node_modules/pino/');
+  });
+
   it('--version prints package.json\'s version, without node_modules', async () => {
     const r = await run(bin, ['--version']);
     expect(r).toMatchObject({ code: 0, stderr: '' });

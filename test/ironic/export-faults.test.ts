@@ -110,7 +110,7 @@ describe('export: Ironic answers badly → clear error, non-zero exit, nothing p
     expect(res.code, res.stderr).toBe(0);
     const retries = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['msg'] === 'http.retry');
     expect(retries).toHaveLength(1);
-    expect(retries[0]).toMatchObject({ level: 30, service: 'Ironic', attempt: 1 });
+    expect(retries[0]).toMatchObject({ level: 'warn', service: 'Ironic', attempt: 1 });
     expect(String(retries[0]!['error'])).toContain('HTTP 503: injected 503');
     expect(await exportsIn(store)).toHaveLength(1);
   });
