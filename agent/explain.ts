@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type HostRecord, filesToRead, hostRecord } from '../core/host-record.ts';
 import { parseMac } from '../core/mac.ts';
-import { type ExplainResult, explainMacs } from '../control/explain.ts';
+import { type ExplainResult, explainMacs, manifestAt } from '../control/explain.ts';
+import { readPointer } from '../control/publish.ts';
 import { findGeneration } from '../control/history.ts';
 import { openStore } from '../store/open.ts';
 import type { AgentConfig } from './config.ts';
@@ -26,8 +27,10 @@ export async function agentExplain(config: AgentConfig, inputs: readonly string[
   const applied = await readAgentState(config.stateFile);
   if (!applied) throw new InputError('stateFile', config.stateFile, 'no generation applied on this host yet (is the agent running?)');
   const store = await openStore(config.store);
-  const explain = await explainMacs({ store, site: config.site, macs: inputs, generation: applied.generation });
-  const { manifest } = await findGeneration(store, config.site, applied.generation, 'stateFile');
+  // An agent's role reads the pointer and manifest versions, but may not list versions or acks.
+  const explain = await explainMacs({ store, site: config.site, macs: inputs, generation: applied.generation, limited: true });
+  const pointer = await readPointer(store, config.site);
+  const manifest = pointer && pointer.generation === applied.generation ? await manifestAt(store, config.site, applied.generation, pointer) : (await findGeneration(store, config.site, applied.generation, 'stateFile')).manifest;
   const directory = [];
   for (const mac of macs) {
     const files = new Map<string, string | undefined>();

@@ -19,6 +19,11 @@ export interface ExplainRequest {
   macs: readonly string[];
   /** Default: the generation the pointer names. */
   generation?: number;
+  /**
+   * Credentials that may read the pointer and manifests but not list versions or acks (an agent's role): what
+   * cannot be read is reported instead of failing the command.
+   */
+  limited?: boolean;
 }
 
 export interface AgentsOfGeneration {
@@ -28,6 +33,8 @@ export interface AgentsOfGeneration {
   notApplied: { host: string; generation: number | null }[];
   /** Acks that are not agent reports. */
   unreadable: { host: string; error: string }[];
+  /** Set when the acks could not be listed at all (limited credentials). */
+  error?: string;
 }
 
 export interface ExplainResult {
@@ -49,10 +56,17 @@ export async function explainMacs(req: ExplainRequest): Promise<ExplainResult> {
   if (target > pointer.generation) throw new InputError('--generation', target, `is newer than the current generation ${pointer.generation}`);
   const manifest = await manifestAt(store, site, target, pointer);
   const provenance = await readProvenance(store, site, target);
-  let older: Manifest[] | undefined;
+  let older: Manifest[] | null | undefined;
   const lastSeenOf = async (mac: (typeof macs)[number]['mac']): Promise<{ generation: number; verdict: Verdict } | undefined> => {
     if (listedVerdict(manifest, mac)) return undefined;
-    older ??= (await readGenerations(store, site)).map((g) => g.manifest).filter((m) => m.generation < target);
+    older ??= await readGenerations(store, site).then(
+      (all) => all.map((g) => g.manifest).filter((m) => m.generation < target),
+      (err: unknown) => {
+        if (!req.limited) throw err;
+        return null; // history not readable: "removed" cannot be told from "unknown"
+      },
+    );
+    if (older === null) return undefined;
     for (const m of older) {
       const verdict = listedVerdict(m, mac);
       if (verdict) return { generation: m.generation, verdict };
@@ -60,11 +74,22 @@ export async function explainMacs(req: ExplainRequest): Promise<ExplainResult> {
     return undefined;
   };
   const explained: MacExplanation[] = [];
-  for (const m of macs) explained.push(explainMac({ ...m, manifest, provenance, lastSeen: await lastSeenOf(m.mac) }));
-  return { site, generation: target, currentGeneration: pointer.generation, publishedAt: manifest.createdAt, macs: explained, agents: agentsOf(await readAcks(store, site), target) };
+  for (const m of macs) {
+    const lastSeen = await lastSeenOf(m.mac);
+    explained.push(explainMac({ ...m, manifest, provenance, lastSeen, historySearched: older !== null }));
+  }
+  const agents = await readAcks(store, site).then(
+    (acks) => agentsOf(acks, target),
+    (err: unknown) => {
+      if (!req.limited) throw err;
+      return { applied: [], notApplied: [], unreadable: [], error: `acks not readable with these credentials (${(err as Error).message})` };
+    },
+  );
+  return { site, generation: target, currentGeneration: pointer.generation, publishedAt: manifest.createdAt, macs: explained, agents };
 }
 
-async function manifestAt(store: Store, site: string, generation: number, pointer: { generation: number; key: string; versionId: string }): Promise<Manifest> {
+/** The manifest of a generation: through the pointer when it is the current one (no version listing needed). */
+export async function manifestAt(store: Store, site: string, generation: number, pointer: { generation: number; key: string; versionId: string }): Promise<Manifest> {
   if (generation === pointer.generation) {
     const obj = await store.getObject(pointer.key, pointer.versionId);
     if (obj) return parseManifestBytes(obj.bytes, `${pointer.key}@${pointer.versionId}`);

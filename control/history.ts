@@ -74,6 +74,13 @@ export async function findGeneration(
  */
 export async function readProvenance(store: Store, site: string, generation: number): Promise<Provenance | undefined> {
   const key = provenanceKey(site);
+  // The current object first: it is the one asked for nearly always, and reading it needs no version listing
+  // (which an agent's role may not do).
+  const current = await store.getObject(key);
+  if (!current) return undefined;
+  const p = parseProvenanceBytes(current.bytes, key);
+  if (p.generation === generation) return p;
+  if (p.generation < generation) return undefined;
   for (const v of await store.listVersions(key)) {
     const obj = await store.getObject(key, v.versionId);
     if (!obj) continue;

@@ -23,6 +23,7 @@ function macLines(e: MacExplanation): string[] {
 
 function agentsLine(r: ExplainResult): string {
   const a = r.agents;
+  if (a.error) return `agents: ${a.error}`;
   if (a.applied.length + a.notApplied.length + a.unreadable.length === 0) return 'agents: no agent has acked this site (no acks in the store)';
   const hosts = (l: { host: string; generation: number | null }[]) => l.map((h) => `${h.host} (${h.generation ?? 'none'})`).join(', ') || 'none';
   return [

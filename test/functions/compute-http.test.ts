@@ -11,7 +11,7 @@ import { PointerSchema, sha256 } from '../../core/manifest.ts';
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
 import { AwsStore, makeS3Client, makeSsmClient } from '../../store/aws-store.ts';
-import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/layout.ts';
+import { exportKey, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../../store/layout.ts';
 import { AwsHttp } from '../support/aws-http.ts';
 import { exportBundle } from '../support/exports.ts';
 import { FakeAws } from '../support/fake-aws.ts';
@@ -58,7 +58,8 @@ describe('compute over HTTP with throttling and 5xx on every call', () => {
     http.faults.set('PutParameter', ['ThrottlingException', 'InternalError']);
     const r = await handler()({ source: SCHEDULE_SOURCE, site: 'dc1' }, context);
     expect(r).toMatchObject({ status: 'published', generation: 1, allow: 1, deny: 29 });
-    expect(http.count('PutObject')).toBe(2); // one throttled, one served
+    expect(http.count('PutObject')).toBe(3); // the manifest: one throttled, one served; then its provenance
+    expect(fake.objects.get(provenanceKey('dc1'))).toHaveLength(1);
     expect(http.count('PutParameter')).toBe(3); // two failed, one served
     expect(http.count('GetObject')).toBeGreaterThanOrEqual(3); // export + absent manifest, one faulted
     const versions = fake.objects.get(manifestKey('dc1'))!;

@@ -98,7 +98,8 @@ describe('compute handler', () => {
     expect(r.status).toBe('unchanged');
     expect(manifestVersions()).toHaveLength(1);
     expect(pointer()).toEqual(before);
-    expect(fake.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(1);
+    // The first run's manifest and its provenance; nothing from the second.
+    expect(fake.s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual(['manifests/dc1/manifest.json', 'manifests/dc1/provenance.json']);
     expect(metricValue('Unchanged')).toEqual([0, 1]);
     expect(metricValue('Published')).toEqual([1, 0]);
     expect(logs().some((l) => l.message === 'unchanged' && l.generation === 1)).toBe(true);

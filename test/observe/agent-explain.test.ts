@@ -10,7 +10,9 @@ import { syncDirectory } from '../../agent/sync.ts';
 import { findGeneration } from '../../control/history.ts';
 import type { Layout } from '../../core/layout.ts';
 import { macFileName, type Mac } from '../../core/mac.ts';
+import { explainMacs } from '../../control/explain.ts';
 import type { LocalStore } from '../../store/local-store.ts';
+import type { Store } from '../../store/store.ts';
 import { runCli, tempDir } from '../support/cli.ts';
 import { dc1Mac, dc1Site } from './sites.ts';
 
@@ -77,6 +79,28 @@ describe('agent explain', () => {
     const bad = await runCli(['agent', 'explain', dc1Mac(10, 0), '--config', h.config]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(new RegExp(`^${dc1Mac(10, 0)}: directory shard-\\d{4} holds "${dc1Mac(10, 0)}" \\(sharded/16\\) → allow; the applied manifest says deny: DOES NOT MATCH$`, 'm'));
+  });
+
+  it("with an agent role's rights (no version or ack listing): the current generation is explained, what needs a listing is reported", async () => {
+    const denied = async () => {
+      throw new Error('AccessDenied: not authorized to list');
+    };
+    const limited: Store = {
+      description: store.description,
+      getObject: (k, v) => store.getObject(k, v),
+      putObject: (k, b, o) => store.putObject(k, b, o),
+      getParameter: (n) => store.getParameter(n),
+      putParameter: (n, v) => store.putParameter(n, v),
+      listVersions: denied,
+      listObjects: denied,
+    };
+    const r = await explainMacs({ store: limited, site: 'dc1', macs: [dc1Mac(7, 0), dc1Mac(149, 0)], limited: true });
+    expect(r.macs[0]).toMatchObject({ verdict: 'deny', rule: 'other-port', provenance: true });
+    expect(r.macs[0]!.ports[0]).toMatchObject({ nodeName: 'dc1-node-007', provisionState: 'manageable' });
+    expect(r.macs[1]).toMatchObject({ verdict: 'deny', rule: 'unknown' });
+    expect(r.macs[1]!.reason).toMatch(/^no Ironic port has this MAC in this generation/);
+    expect(r.agents.error).toMatch(/^acks not readable with these credentials \(AccessDenied/);
+    await expect(explainMacs({ store: limited, site: 'dc1', macs: [dc1Mac(7, 0)] })).rejects.toThrow(/AccessDenied/);
   });
 
   it('a host that has applied nothing yet is told so, with the state file named (exit 2)', async () => {
