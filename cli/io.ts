@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../core/errors.ts';
 import { decodeJsonBytes } from '../core/json-text.ts';
 import type { ExportDocument } from '../core/ironic-exports.ts';
-import { writeFileAtomic } from '../store/files.ts';
 import { sha256 } from '../core/manifest.ts';
 
 export async function readJsonFile(path: string): Promise<unknown> {
@@ -26,14 +25,4 @@ async function readJsonFileWithDigest(path: string): Promise<{ body: unknown; sh
 export async function readDocuments(paths: readonly string[] | undefined): Promise<(ExportDocument & { sha256: string })[] | undefined> {
   if (!paths || paths.length === 0) return undefined;
   return Promise.all(paths.map(async (p) => ({ label: p, ...(await readJsonFileWithDigest(p)) })));
-}
-
-/** Write next to the target and rename, so a reader never sees half a file. */
-export async function writeFileAtomically(path: string, data: Uint8Array | string, field = '--out'): Promise<void> {
-  try {
-    await writeFileAtomic(path, data);
-  } catch (err) {
-    // A bad --out (missing directory, a directory in its place) is bad input: name it.
-    throw new InputError(field, path, `cannot write file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
 }

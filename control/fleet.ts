@@ -3,7 +3,7 @@
  * applied, how far behind the pointer it is, its last apply and error. The store reads are here; the judgement
  * (fleetRows) is a pure function of the acks, the pointer, the publish time and the clock.
  */
-import { type AgentReport, AgentReportSchema } from '../agent/report.ts';
+import { type AgentReport, AgentReportSchema } from '../core/ack.ts';
 import { InputError } from '../core/errors.ts';
 import { parseManifestBytes } from '../core/manifest.ts';
 import { acksPrefix } from '../store/layout.ts';

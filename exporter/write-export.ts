@@ -11,7 +11,7 @@ import { exportKey } from '../store/layout.ts';
 import { ConfigError } from '../core/errors.ts';
 import { NoUsableExportError, newestExport } from '../control/newest-export.ts';
 import type { Store } from '../store/store.ts';
-import { writeFileAtomically } from '../cli/io.ts';
+import { writeFileAtomically } from '../store/files.ts';
 import type { LogFn } from './api-client.ts';
 
 export type ExportTarget = { kind: 'store'; store: Store } | { kind: 'dir'; dir: string };

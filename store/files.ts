@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from '
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
+import { InputError } from '../core/errors.ts';
 import { parseJsonText } from '../core/export-bundle.ts';
 import { parseWith } from '../core/zod-errors.ts';
 
@@ -68,4 +69,14 @@ export function readTextIfExistsSync(path: string): string | undefined {
 export async function readJsonFileIfExists<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S> | undefined> {
   const text = await readTextIfExists(path);
   return text === undefined ? undefined : parseWith(schema, parseJsonText(text, path), path);
+}
+
+/** writeFileAtomic for a file the user named (`--out`): a failure is bad input naming that option and path. */
+export async function writeFileAtomically(path: string, data: Uint8Array | string, field = '--out'): Promise<void> {
+  try {
+    await writeFileAtomic(path, data);
+  } catch (err) {
+    // A bad --out (missing directory, a directory in its place) is bad input: name it.
+    throw new InputError(field, path, `cannot write file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }

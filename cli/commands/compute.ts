@@ -7,7 +7,8 @@ import { SiteNameSchema, SiteSettingsSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { futureDating } from '../../control/newest-export.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
-import { readDocuments, writeFileAtomically } from '../io.ts';
+import { readDocuments } from '../io.ts';
+import { writeFileAtomically } from '../../store/files.ts';
 import { readFile, rm } from 'node:fs/promises';
 
 export interface ComputeOptions {

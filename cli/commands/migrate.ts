@@ -26,7 +26,7 @@ export function registerMigrateCommand(program: Command): void {
       if (inspector.length === 0 && ironic.length === 0) throw new InputError('--from-inspector-conf/--from-ironic-conf', undefined, 'name the configuration file(s) to migrate from');
       const r = await migrate(inspector.length > 0 ? 'inspector' : 'ironic', inspector.length > 0 ? inspector : ironic, o);
       process.stderr.write(r.reportText);
-      const { writeFileAtomically } = await import('../io.ts');
+      const { writeFileAtomically } = await import('../../store/files.ts');
       if (o.settingsOut !== undefined) await writeFileAtomically(o.settingsOut, r.settingsJson, '--settings-out');
       if (o.out !== undefined) await writeFileAtomically(o.out, r.configJson, '--out');
       else process.stdout.write(r.configJson);

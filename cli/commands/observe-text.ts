@@ -1,6 +1,6 @@
 /** Plain-text renderings of the observe commands' results (the JSON forms are the result objects themselves). */
 import type { MacExplanation } from '../../core/explain.ts';
-import type { AgentExplainResult } from '../../agent/explain.ts';
+import type { AgentExplainResult } from './agent-explain.ts';
 import type { DiffResult } from '../../control/diff.ts';
 import type { ExplainResult } from '../../control/explain.ts';
 import type { FleetStatus } from '../../control/fleet.ts';

@@ -48,7 +48,7 @@ export function registerObserveCommands(program: Command, agent: Command<[], Rec
     .requiredOption('--config <file>', 'agent config file (JSON; see agent/config.sample.json)')
     .option('--json', 'print the explanation as JSON')
     .action(async (macs, o) => {
-      const [{ loadConfig }, { agentExplain }, text] = await Promise.all([import('../../agent/config.ts'), import('../../agent/explain.ts'), import('./observe-text.ts')]);
+      const [{ loadConfig }, { agentExplain }, text] = await Promise.all([import('../../agent/config.ts'), import('./agent-explain.ts'), import('./observe-text.ts')]);
       const config = await loadConfig(o.config, process.env, {});
       const r = await agentExplain(config, macs);
       print(o.json ? `${JSON.stringify(r)}\n` : text.agentExplainText(r));

@@ -4,15 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../core/errors.ts';
-import { type HostRecord, filesToRead, hostRecord } from '../core/host-record.ts';
-import { parseMac } from '../core/mac.ts';
-import { type ExplainResult, explainMacs, manifestAt } from '../control/explain.ts';
-import { readPointer } from '../control/publish.ts';
-import { findGeneration } from '../control/history.ts';
-import { openStore } from '../store/open.ts';
-import type { AgentConfig } from './config.ts';
-import { readAgentState } from './state-file.ts';
+import { InputError } from '../../core/errors.ts';
+import { type HostRecord, filesToRead, hostRecord } from '../../core/host-record.ts';
+import { parseMac } from '../../core/mac.ts';
+import { type ExplainResult, explainMacs, manifestAt } from '../../control/explain.ts';
+import { readPointer } from '../../store/pointer.ts';
+import { findGeneration } from '../../control/history.ts';
+import { openStore } from '../../store/open.ts';
+import type { AgentConfig } from '../../agent/config.ts';
+import { readAgentState } from '../../agent/state-file.ts';
 
 export interface AgentExplainResult {
   host: string;
