@@ -25,7 +25,7 @@ export interface AppliedRef {
 export type PointerRead =
   | { kind: 'pointer'; pointer: Pointer }
   | { kind: 'unpublished' }
-  | { kind: 'refused'; reason: string }
+  | { kind: 'refused'; reason: string; error: InputError }
   | { kind: 'unreachable'; error: string };
 
 export type Fetched =
@@ -81,7 +81,7 @@ export class ManifestSource {
       const pointer = await readPointer(this.store, this.site);
       return pointer ? { kind: 'pointer', pointer } : { kind: 'unpublished' };
     } catch (err) {
-      return err instanceof InputError ? { kind: 'refused', reason: err.message } : { kind: 'unreachable', error: errorText(err) };
+      return err instanceof InputError ? { kind: 'refused', reason: err.message, error: err } : { kind: 'unreachable', error: errorText(err) };
     }
   }
 
@@ -113,7 +113,8 @@ export class ManifestSource {
   async current(applied: AppliedRef | undefined): Promise<{ pointer: Pointer; manifest: Manifest } | undefined> {
     const read = await this.readPointer();
     if (read.kind === 'unpublished') return undefined;
-    if (read.kind === 'refused') throw new InputError('pointer', this.site, `refused: ${read.reason}`);
+    // The store's own refusal, as it named the input (a missing store directory, a pointer that is not JSON).
+    if (read.kind === 'refused') throw read.error;
     if (read.kind === 'unreachable') throw new Error(`store unreachable (${this.store.description}): ${read.error}`);
     const f = await this.fetch(read.pointer, applied);
     if (f.kind === 'refused') throw new InputError('manifest', this.site, `refused: ${f.reason}`);

@@ -12,7 +12,7 @@ import { COMPUTE_SERVICE, METRICS_NAMESPACE, Metric } from '../functions/names.t
 export interface SiteDashboardProps {
   site: string;
   compute: lambda.IFunction;
-  alarms: { computeErrors: cloudwatch.IAlarm; guardRefusals: cloudwatch.IAlarm; agentsBehind: cloudwatch.IAlarm; noCompute: cloudwatch.IAlarm };
+  alarms: { computeErrors: cloudwatch.IAlarm; guardRefusals: cloudwatch.IAlarm; futureExports: cloudwatch.IAlarm; agentsBehind: cloudwatch.IAlarm; noCompute: cloudwatch.IAlarm };
   /** The graphs' period: the site's schedule, so each scheduled run is one point. */
   period: Duration;
 }
@@ -28,7 +28,7 @@ export class SiteDashboard extends Construct {
     const { site, period } = props;
     const metric = (metricName: string, statistic: string, label: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: COMPUTE_SERVICE, site }, statistic, period, label });
-    const alarmed = (title: string, alarm: cloudwatch.IAlarm) => new cloudwatch.AlarmStatusWidget({ title, alarms: [alarm], width: 6, height: 3 });
+    const alarmed = (title: string, alarm: cloudwatch.IAlarm) => new cloudwatch.AlarmStatusWidget({ title, alarms: [alarm], width: 5, height: 3 });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: dashboardName(site),
@@ -44,6 +44,7 @@ export class SiteDashboard extends Construct {
         [
           alarmed('Compute errors', props.alarms.computeErrors),
           alarmed('Guard refusals', props.alarms.guardRefusals),
+          alarmed('Future-dated exports', props.alarms.futureExports),
           alarmed('No compute', props.alarms.noCompute),
           alarmed('Agents behind', props.alarms.agentsBehind),
         ],

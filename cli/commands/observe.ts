@@ -3,8 +3,6 @@
  * Flags only here; the queries are control/ (store reads) and core/ (the words), loaded when a command runs.
  */
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { SiteNameSchema } from '../../core/settings.ts';
-import { parseWith } from '../../core/zod-errors.ts';
 
 const generation = (value: string) => {
   if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …)');
@@ -18,8 +16,13 @@ const seconds = (value: string) => {
 const STORE_HELP = 'local:<dir> or s3://<bucket> (SSM in the same region)';
 
 async function openSiteStore(o: { site: string; store: string }) {
+  // Loaded here, not at the top: `--help` and `--version` load no zod (test/cli/compiled.test.ts).
+  const [{ SiteNameSchema }, { parseWith }, { openStore }] = await Promise.all([
+    import('../../core/settings.ts'),
+    import('../../core/zod-errors.ts'),
+    import('../../store/open.ts'),
+  ]);
   const site = parseWith(SiteNameSchema, o.site, '--site');
-  const { openStore } = await import('../../store/open.ts');
   return { site, store: await openStore(o.store) };
 }
 

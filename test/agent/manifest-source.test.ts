@@ -2,7 +2,7 @@
  * The agent's one manifest source: every outcome a value (verified | refused | unreachable), the replay check made
  * once, on the pointer, and a pointer whose key names another site's manifest refused before any fetch.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ let root: string;
 let store: LocalStore;
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'pxe-source-'));
+  // An existing, empty store: a missing store directory is refused as such (test/cli/store-missing.test.ts).
+  mkdirSync(join(root, 'store'));
   store = new LocalStore(join(root, 'store'));
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));

@@ -34,7 +34,7 @@ describe('version', () => {
     await publish(rig.store, policyOf(macs(3), []));
     const agent = await startAgent(['agent', 'run', '--config', rig.configPath]);
     await agent.waitFor(isApplied(1));
-    await agent.waitFor((l) => l.msg === 'dnsmasq started after the first full sync');
+    await agent.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('first full sync done'));
     expect(agent.lines[0]).toMatchObject({ msg: 'agent starting', version });
     const ack = JSON.parse(new TextDecoder().decode((await rig.store.getObject('acks/dc1/pxe-1.json'))!.bytes)) as Record<string, unknown>;
     expect(ack).toMatchObject({ version, generation: 1 });

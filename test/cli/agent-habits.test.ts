@@ -41,7 +41,7 @@ describe('agent CLI habits', () => {
     rig = makeRig();
     const none = await cli(['agent', 'once', '--hostsdir', rig.hostsdir]);
     expect(none.code).toBe(2);
-    expect(stderrLines(none)).toEqual(['pxe-filter: --manifest: missing: give --manifest FILE, or --config FILE to apply the published manifest: undefined']);
+    expect(stderrLines(none)).toEqual(['pxe-filter: --manifest: missing: give --manifest FILE, or --config FILE to apply the published manifest']);
     const both = await cli(['agent', 'once', '--manifest', 'm.json', '--config', rig.configPath]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give either --manifest or --config, not both');

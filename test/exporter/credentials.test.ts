@@ -125,7 +125,7 @@ describe('secrets are redacted from every error text', () => {
     expect(res.code).toBe(1);
     expect(ironic.seen.every((s) => s.headers['x-auth-token'] === token)).toBe(true);
     expect(ironic.seen).toHaveLength(2);
-    expect(res.stderr).toContain('"event":"http.retry"');
+    expect(res.stderr).toContain('"msg":"http.retry"');
     expect(lastLine(res.stderr)).toMatch(/HTTP 503: token \*\*\* refused \(gave up after 2 attempts\)$/);
     expect(res.stderr + res.stdout).not.toContain(token);
   });

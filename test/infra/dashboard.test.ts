@@ -60,7 +60,7 @@ describe('CDK stack: a dashboard per site', () => {
   it("shows the site's alarms", () => {
     const b = body('dc2');
     const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('dc2'));
-    expect(alarms.length).toBe(4);
+    expect(alarms.length).toBe(5);
     for (const id of alarms) expect(b).toContain(`{"Fn::GetAtt":["${id}","Arn"]}`);
   });
 });

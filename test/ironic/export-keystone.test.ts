@@ -84,7 +84,7 @@ const events = (stderr: string) =>
 async function expectCatalogueExport(res: { code: number; stdout: string; stderr: string }, store: string): Promise<void> {
   expect(res.code, res.stderr).toBe(0);
   expect(res.stdout).toMatch(/^wrote export .* \(3 ports, 2 nodes, 0 introspections, /);
-  expect(events(res.stderr).find((e) => e['event'] === 'export.endpoints')).toMatchObject({
+  expect(events(res.stderr).find((e) => e['msg'] === 'export.endpoints')).toMatchObject({
     ironic: rig!.ironicUrl,
     ironicFrom: 'catalogue',
     inspector: rig!.inspectorUrl,
