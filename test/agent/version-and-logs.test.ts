@@ -36,7 +36,13 @@ describe('version', () => {
     await agent.waitFor(isApplied(1));
     await agent.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('first full sync done'));
     expect(agent.lines[0]).toMatchObject({ msg: 'agent starting', version });
-    const ack = JSON.parse(new TextDecoder().decode((await rig.store.getObject('acks/dc1/pxe-1.json'))!.bytes)) as Record<string, unknown>;
+    // The ack follows the first sync's log line: wait for it (bounded) rather than race it.
+    let ackObject = await rig.store.getObject('acks/dc1/pxe-1.json');
+    for (let i = 0; !ackObject && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ackObject = await rig.store.getObject('acks/dc1/pxe-1.json');
+    }
+    const ack = JSON.parse(new TextDecoder().decode(ackObject!.bytes)) as Record<string, unknown>;
     expect(ack).toMatchObject({ version, generation: 1 });
     const status = JSON.parse(readFileSync(join(rig.root, 'state', 'status.json'), 'utf8')) as Record<string, unknown>;
     expect(status).toMatchObject({ version, generation: 1 });
