@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { type DnsmasqRig, ignoredCount, ignoredLine, readLog, readsOfHostsdir } from './dnsmasq.ts';
+import { type DnsmasqRig, ignoredCount, ignoredLine, readLog, readsOfHostsdir, verdictOf } from './dnsmasq.ts';
 import type { Prober } from './prober.ts';
 
 export const TOTAL = 30_000;
@@ -63,7 +63,17 @@ export async function expectNoRecordLost(label: string, rig: DnsmasqRig, prober:
   console.log(`${label}: sampled ${results.length} MACs (${ALLOW_SAMPLE.length} allow, ${DENY_SAMPLE.length} deny): ${wrong.length} wrong`);
   expect(wrong.map((r) => `${r.mac}=${r.verdict}`)).toEqual([]);
   const log = await readLog(rig);
-  expect(DENY_SAMPLE.filter((m) => !ignoredLine(m).test(log))).toEqual([]);
+  // A DISCOVER that met a full socket buffer while dnsmasq worked through the backlog gets no answer and no log
+  // line: that is not evidence either way, so such MACs are asked again, one at a time, and must then be ignored.
+  const unproven = DENY_SAMPLE.filter((m) => !ignoredLine(m).test(log));
+  const notIgnored: string[] = [];
+  for (const m of unproven) {
+    let v = await verdictOf(rig, prober, m, 2_000);
+    for (let attempt = 1; v === 'silent' && attempt < 3; attempt++) v = await verdictOf(rig, prober, m, 2_000);
+    if (v !== 'ignored') notIgnored.push(`${m}=${v}`);
+  }
+  if (unproven.length > 0) console.log(`${label}: ${unproven.length} denied MACs had no "ignored" line after the first round; asked again: ${notIgnored.length} not ignored`);
+  expect(notIgnored).toEqual([]);
 }
 
 /**
