@@ -21,7 +21,7 @@
  * apply would cost more than the apply), so an old state must not be reused after `decide` returned a new one.
  */
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, type RecordCounts, applyPlanInPlace, classifyEntry, countRecords, countRemovedMacs } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, type RecordCounts, applyPlanInPlace, classifyEntry, countRecords } from '../core/hostsdir.ts';
 import { planSync } from '../core/layout.ts';
 import type { Manifest } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
@@ -62,7 +62,6 @@ interface Applying {
   /** dnsmasq ran when the apply began (writes it sees count towards a burst; they are paced). */
   running: boolean;
   startedAt: number;
-  incremental: boolean;
   plans: Plan[];
   then: Event | undefined;
 }
@@ -106,11 +105,6 @@ export interface DaemonState {
   /** Failed polls in a row (the loop's backoff); failed first fetches (the start-up's). */
   failures: number;
   attempts: number;
-  /**
-   * An upper bound of the removed-MAC pile: exact after a full diff or a count, then raised by each incremental
-   * apply's newly removed MACs. While it is below the threshold the pile cannot be, so nothing is counted.
-   */
-  removedAtMost: number | undefined;
   /** Garbage the applies of this poll (or of the start-up) left: collected once the poll is done (agent/heap.ts). */
   garbage: GarbageSize | undefined;
   applying: Applying | undefined;
@@ -193,7 +187,6 @@ export function initialState(config: AgentConfig, now: number): DaemonState {
     checkRequested: false,
     failures: 0,
     attempts: 0,
-    removedAtMost: undefined,
     garbage: undefined,
     applying: undefined,
     stats: { scans: 0, writes: 0, deletes: 0, reloads: 0, polls: 0, applies: 0, refusals: 0 },
@@ -454,7 +447,7 @@ function scanAction(s: DaemonState, why: ScanWhy, mayRepair: boolean, now: numbe
 }
 
 function startApply(s: DaemonState, sha256: string, manifest: Manifest, how: { first: boolean; repair: boolean; then: Event | undefined }, now: number): Decision {
-  s.applying = { sha256, manifest, ...how, running: s.serviceRunning, startedAt: now, incremental: false, plans: [] };
+  s.applying = { sha256, manifest, ...how, running: s.serviceRunning, startedAt: now, plans: [] };
   if (s.dir.kind === 'unknown') return { state: s, actions: [scanAction(s, 'apply', false, now)] };
   return planNext(s, now);
 }
@@ -466,12 +459,12 @@ function planNext(s: DaemonState, now: number): Decision {
   const dir = s.dir as Exclude<DirKnowledge, { kind: 'unknown' }>;
   let plan: Plan;
   if (a.plans.length === 0) {
-    a.incremental = dir.kind === 'exact';
-    plan = planSync(cfg.layout, a.manifest.policy, dir.dir, { ...(dir.kind === 'exact' ? { previous: dir.policy } : {}) });
-  } else if (a.plans.length === 1 && shouldCompactRemoved(s, a.plans[0]!, a.manifest.policy, a.incremental)) {
+    // An exact directory holds one record per MAC of its policy: the rest are removed MACs' records.
+    const previous = dir.kind === 'exact' ? { previous: dir.policy, previousRemoved: dir.counts.records - dir.policy.allow.length - dir.policy.deny.length } : {};
+    plan = planSync(cfg.layout, a.manifest.policy, dir.dir, previous);
+  } else if (a.plans.length === 1 && shouldCompactRemoved(s, a.plans[0]!)) {
     // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
     plan = planSync(cfg.layout, a.manifest.policy, dir.dir, { compactRemoved: true });
-    s.removedAtMost = 0;
   } else {
     return finish(s, now);
   }
@@ -574,21 +567,13 @@ function recordOps(s: DaemonState, n: number, now: number): number {
 }
 
 /**
- * Per-MAC compaction: delete the files of removed MACs once they are many and a large share of the MAC files (a
- * SIGHUP re-reads every file). The pile only grows when MACs leave Ironic, and only a possible crossing of the
- * threshold is worth a count.
+ * Removed-MAC compaction: delete the records of MACs Ironic no longer knows once they are many and a large share
+ * of the MAC records (a SIGHUP re-reads every file). The plan counts them on every path (core/hostsdir.ts).
  */
-function shouldCompactRemoved(s: DaemonState, plan: Plan, policy: Policy, incremental: boolean): boolean {
+function shouldCompactRemoved(s: DaemonState, plan: Plan): boolean {
   const cfg = s.config.compaction;
-  if (s.dir.kind === 'unknown') return false;
-  if (!incremental) s.removedAtMost = plan.counts.removed; // a full diff counts every removed MAC
-  else if (s.removedAtMost !== undefined) s.removedAtMost += plan.counts.removed;
-  if (!cfg.enabled || plan.counts.removed === 0) return false;
-  if (s.removedAtMost !== undefined && s.removedAtMost < cfg.minRemoved) return false;
-  const removed = incremental ? countRemovedMacs(policy, s.dir.dir) : plan.counts.removed;
-  s.removedAtMost = removed;
-  const macFiles = policy.allow.length + policy.deny.length + removed;
-  return removed >= cfg.minRemoved && removed >= cfg.minShare * macFiles;
+  const { allow, deny, removed } = plan.counts;
+  return cfg.enabled && removed > 0 && removed >= cfg.minRemoved && removed >= cfg.minShare * (allow + deny + removed);
 }
 
 /**
