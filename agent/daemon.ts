@@ -8,8 +8,8 @@
  * time); here its actions are performed — the store, the hosts directory, dnsmasq, the files, the timers.
  */
 import { rmSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { writeFileAtomicSync } from '../store/files.ts';
 import { ackKey } from '../store/layout.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
@@ -211,8 +211,7 @@ export class AgentDaemon {
         }
         return { type: 'reloaded', reason: action.reason, operations: action.operations, generation: action.generation };
       case 'write-ready-file':
-        await mkdir(dirname(config.readyFile), { recursive: true });
-        await writeFile(config.readyFile, `${process.pid}\n`);
+        writeFileAtomicSync(config.readyFile, `${process.pid}\n`, { mkdir: true });
         return undefined;
       case 'start-service':
         try {
