@@ -21,7 +21,7 @@
  * apply would cost more than the apply), so an old state must not be reused after `decide` returned a new one.
  */
 import { InputError } from '../core/errors.ts';
-import { type DirectoryState, type Plan, type RecordCounts, applyPlanInPlace, classifyEntry, countRecords } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, type RecordCounts, applyPlanInPlace, classifyEntry, countRecords, removedRecords } from '../core/hostsdir.ts';
 import { planSync } from '../core/layout.ts';
 import type { Manifest } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
@@ -311,7 +311,7 @@ export function startDelay(config: AgentConfig, attempt: number): { minMs: numbe
   return { minMs: Math.min(base, cap), maxMs: Math.min(2 * base, cap) };
 }
 
-export function isStale(state: DaemonState, now: number): boolean {
+function isStale(state: DaemonState, now: number): boolean {
   const since = state.lastContactAt ?? state.startedAt;
   return now - since > state.config.staleAfterSeconds * 1000;
 }
@@ -459,8 +459,7 @@ function planNext(s: DaemonState, now: number): Decision {
   const dir = s.dir as Exclude<DirKnowledge, { kind: 'unknown' }>;
   let plan: Plan;
   if (a.plans.length === 0) {
-    // An exact directory holds one record per MAC of its policy: the rest are removed MACs' records.
-    const previous = dir.kind === 'exact' ? { previous: dir.policy, previousRemoved: dir.counts.records - dir.policy.allow.length - dir.policy.deny.length } : {};
+    const previous = dir.kind === 'exact' ? { previous: dir.policy, previousRemoved: removedRecords(dir.policy, dir.counts) } : {};
     plan = planSync(cfg.layout, a.manifest.policy, dir.dir, previous);
   } else if (a.plans.length === 1 && shouldCompactRemoved(s, a.plans[0]!)) {
     // The removed files already hold the removed verdict (first pass), so dnsmasq is right until the SIGHUP.
@@ -554,7 +553,7 @@ function settle(s: DaemonState, { applying: a, reload, durationMs }: Extract<Eve
 }
 
 /** Would `n` more operations now push the reload window past the limit? */
-export function isBurst(s: DaemonState, n: number, now: number): boolean {
+function isBurst(s: DaemonState, n: number, now: number): boolean {
   const windowMs = s.config.apply.reloadWindowSeconds * 1000;
   return s.recentOps.filter((o) => now - o.at < windowMs).reduce((sum, o) => sum + o.n, n) > s.config.apply.reloadAboveOperations;
 }

@@ -271,6 +271,11 @@ export interface RecordCounts {
   records: number;
 }
 
+/** The removed-MAC records of a directory that is exactly what applying `policy` left: one record per MAC of it, the rest. */
+export function removedRecords(policy: Policy, counts: RecordCounts): number {
+  return counts.records - policy.allow.length - policy.deny.length;
+}
+
 export function countRecords(dir: DirectoryState): RecordCounts {
   const counts = { files: 0, records: 0 };
   dir.forEach((content, name) => countEntry(counts, name, content, 1));
@@ -416,7 +421,7 @@ function sortedDifference(a: readonly Mac[], b: readonly Mac[], onlyA: Mac[], on
 
 /**
  * `changedMacs` for canonical policies (sorted, unique, allow and deny disjoint — every manifest's): merge walks
- * over the sorted lists instead of a 100k-entry hash map, ~10x faster. Same entries in the same order
+ * over the sorted lists instead of a hash map of every MAC (bench/run.ts measures the steady state). Same entries in the same order
  * (new allows, new denies, then the removed in previous allow-then-deny order). Undefined when a list is not canonical.
  */
 function changedMacsSorted(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> | undefined {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DirectoryState, applyPlan, countRecords, countRemovedMacs, recordText } from '../../core/hostsdir.ts';
+import { type DirectoryState, applyPlan, countRecords, countRemovedMacs, recordText, removedRecords } from '../../core/hostsdir.ts';
 import { type Layout, LayoutSchema, planSync } from '../../core/layout.ts';
 import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
@@ -34,8 +34,7 @@ describe('Plan.counts: one meaning on every path', () => {
         let dir = applyPlan(leftover, planSync(layout, first, leftover));
         let previous = first;
         for (const [next, compact] of changes) {
-          const records = countRecords(dir).records;
-          const previousRemoved = records - previous.allow.length - previous.deny.length;
+          const previousRemoved = removedRecords(previous, countRecords(dir));
           expect(previousRemoved).toBe(countRemovedMacs(previous, dir));
           const full = planSync(layout, next, dir);
           const incremental = planSync(layout, next, dir, { previous, previousRemoved });
