@@ -9,7 +9,8 @@ import { type Mac, macFileName } from '../../core/mac.ts';
 import { type Manifest, type Pointer, buildManifest } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { type AgentConfig, resolveConfig } from '../../agent/config.ts';
-import { type Action, type DaemonState, type Event, decide, initialState, nextDelay, reportOf, startDelay } from '../../agent/daemon-rules.ts';
+import { decide, nextDelay, startDelay } from '../../agent/daemon-rules.ts';
+import { type Action, type DaemonState, type Event, initialState, reportOf } from '../../agent/daemon-state.ts';
 import type { Fetched, PointerRead } from '../../agent/manifest-source.ts';
 
 const SITE = 'dc1';
