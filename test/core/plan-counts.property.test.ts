@@ -7,17 +7,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DirectoryState, applyPlan, countRecords, countRemovedMacs, recordText, removedRecords } from '../../core/hostsdir.ts';
 import { type Layout, LayoutSchema, planSync } from '../../core/layout.ts';
-import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
-import type { Policy, Verdict } from '../../core/policy.ts';
+import { type Mac, macFileName } from '../../core/mac.ts';
+import type { Policy } from '../../core/policy.ts';
+import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 
 const m = (n: number) => `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}` as Mac;
-const verdictArb = fc.constantFrom<Verdict>('allow', 'deny');
-const policyArb = fc
-  .record({ allow: fc.uniqueArray(fc.integer({ min: 0, max: 60 }).map(m)), deny: fc.uniqueArray(fc.integer({ min: 0, max: 60 }).map(m)), unknown: verdictArb, removed: verdictArb })
-  .map(({ allow, deny, unknown, removed }): Policy => {
-    const a = new Set(allow);
-    return { allow: [...a].sort(compareMacs), deny: deny.filter((x) => !a.has(x)).sort(compareMacs), unknownHosts: unknown, removed };
-  });
+const policyArb = policyArbitrary(fc.integer({ min: 0, max: 60 }).map(m));
 /** What an earlier agent or the reference left: dashed and colon-named one-record files. */
 const leftoverArb = fc.array(fc.record({ n: fc.integer({ min: 0, max: 60 }), v: verdictArb, colon: fc.boolean() }), { maxLength: 20 }).map((files) => {
   const dir: DirectoryState = new Map();
