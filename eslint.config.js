@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 
 /**
- * The folders' dependency rules (docs/design.md, "Boundaries"): a wrong arrow fails `npm test`. `core` is pure
+ * The folders' dependency rules (docs/design.md §8): a wrong arrow fails `npm test`. `core` is pure
  * logic (no I/O, no AWS, nothing from the folders built on it); the Lambda, the agent, the exporter and the CDK
  * app do not reach into one another or into the CLI that composes them.
  */

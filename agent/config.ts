@@ -119,8 +119,8 @@ export const AgentConfigSchema = z.strictObject({
   compaction: CompactionConfigSchema.default(CompactionConfigSchema.parse({})),
   /**
    * Hosts-directory layout: one file per MAC (docs/design.md §3, the default), or scale mode — MACs grouped into a
-   * fixed number of shard files, which makes dnsmasq's start-up and SIGHUP ~100× cheaper at 50k MACs
-   * (docs/scale-mode.md). Switching migrates the directory without restarting dnsmasq.
+   * fixed number of shard files, which makes dnsmasq's start-up and SIGHUP far cheaper (its cost grows
+   * with the files; docs/scale-mode.md has the figures). Switching migrates the directory without restarting dnsmasq.
    */
   layout: LayoutSchema.default(PER_MAC),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

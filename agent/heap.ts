@@ -1,10 +1,10 @@
 /**
  * Full garbage collections when node runs with --expose-gc (the systemd unit's ExecStart does: AGENT_NODE_FLAGS),
  * made by the daemon once a poll (or its start-up) is done, because it knows there is garbage then:
- * - after a large apply: a first sync of 100k MACs leaves ~30 MB of promoted garbage (the plan, the manifest text,
- *   the paths) that V8 neither collected nor returned while the daemon idled between polls (no
- *   mark-compact while idle); it was then collected inside a later poll, which paid the pause for it;
- * - about a second after any other apply: the previous manifest (~10 MB at 100k MACs) is garbage.
+ * - after a large apply: a first sync leaves promoted garbage (the plan, the manifest text, the paths) that V8
+ *   neither collected nor returned while the daemon idled between polls (no mark-compact while idle); it was then
+ *   collected inside a later poll, which paid the pause for it;
+ * - about a second after any other apply: the previous manifest is garbage.
  */
 import { getHeapStatistics } from 'node:v8';
 
@@ -14,7 +14,7 @@ export const LARGE_APPLY_OPERATIONS = 10_000;
 /**
  * Node flags the agent runs with (agent/systemd/pxe-filter-agent.service; the bench runs the agent with them):
  * a 1 MB young generation instead of 16 MB (the daemon allocates little between applies), and the GC above.
- * Measured at 100k MACs: steady-state RSS ~145 MB without them, ~90 MB with them (docs/performance.md).
+ * docs/performance.md has the steady-state RSS with and without them.
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'] as const;
 

@@ -6,11 +6,12 @@
  * for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, constants as fsConstants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, TEMP_PREFIX, TEMP_SUFFIX, writePhases } from '../core/hostsdir.ts';
+import { umaskMasks0644, writeFileAtomicSync } from '../store/files.ts';
 import { isLockEntry } from './lock.ts';
 
 /** Our records are < 32 bytes; a bigger file is not ours and is not read whole. */
@@ -75,49 +76,10 @@ function tempPath(dir: string, name: string): string {
   return join(dir, `${TEMP_PREFIX}${name}.${process.pid}.${(tempCounter++).toString(36)}${TEMP_TOKEN}${TEMP_SUFFIX}`);
 }
 
-let umaskCache: boolean | undefined;
-/** Does this process's umask clear any bit of 0644? Read once from /proc (process.umask() without an argument is deprecated); unknown → yes. */
-export function umaskMasks0644(): boolean {
-  if (umaskCache === undefined) {
-    let umask: number | undefined;
-    try {
-      const m = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-      if (m) umask = parseInt(m[1]!, 8);
-    } catch {
-      // not Linux, or /proc not mounted
-    }
-    umaskCache = umask === undefined || (umask & 0o644) !== 0;
-  }
-  return umaskCache;
-}
-
-/**
- * One atomic write, synchronously: open O_EXCL a hidden temp, fchmod, write, close, rename over the target.
- * Synchronous calls because they are faster than promises through libuv's thread pool (bench/run.ts compares
- * them): these are metadata operations on the page cache (no fsync), so there is no device latency to overlap.
- */
-function writeFileAtomicSync(dir: string, name: string, content: string): void {
+/** A rewrite: the shared atomic write (store/files.ts), through a temp name the diff and the purge recognise. */
+function replaceFileSync(dir: string, name: string, content: string): void {
   checkName(name);
-  const tmp = tempPath(dir, name);
-  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
-  try {
-    // The umask must not make the record unreadable for dnsmasq's unprivileged user; under a umask that leaves
-    // 0644 alone (022, 002…) open() already gave it, and one system call of five per file is saved.
-    if (umaskMasks0644()) fchmodSync(fd, 0o644);
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, join(dir, name));
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the rename error is the one to report
-    }
-    throw err;
-  }
+  writeFileAtomicSync(join(dir, name), content, { tempPath: tempPath(dir, name) });
 }
 
 /**
@@ -167,7 +129,7 @@ class BulkWriter {
       if (createSmallFileSync(this.prefix + name, content)) return;
       this.existing++;
     }
-    writeFileAtomicSync(this.dir, name, content);
+    replaceFileSync(this.dir, name, content);
   }
 }
 

@@ -1,5 +1,5 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
-import { type DirectoryState, type Plan, type RecordCounts, applyPlan, applyPlanInPlace } from '../core/hostsdir.ts';
+import { type DirectoryState, type Plan, type RecordCounts, applyPlan, applyPlanInPlace, removedRecords } from '../core/hostsdir.ts';
 import { type Layout, PER_MAC, planSync } from '../core/layout.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Manifest } from '../core/manifest.ts';
@@ -28,6 +28,10 @@ export interface SyncResult {
   durationMs: number;
 }
 
+function previousRemoved(previous: Policy, counts: RecordCounts | undefined): { previousRemoved?: number } {
+  return counts ? { previousRemoved: removedRecords(previous, counts) } : {};
+}
+
 export async function syncDirectory(dir: string, manifest: Manifest, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now();
   let purged = 0;
@@ -42,7 +46,7 @@ export async function syncDirectory(dir: string, manifest: Manifest, options: Sy
   }
   const plan = planSync(options.layout ?? PER_MAC, manifest.policy, before, {
     compactRemoved: options.compactRemoved ?? false,
-    ...(options.knownState && options.previousPolicy && !options.purge ? { previous: options.previousPolicy } : {}),
+    ...(options.knownState && options.previousPolicy && !options.purge ? { previous: options.previousPolicy, ...previousRemoved(options.previousPolicy, options.knownCounts) } : {}),
   });
   const pacing = typeof options.pacing === 'function' ? options.pacing(plan) : options.pacing;
   await applyPlanToDirectory(dir, plan, options.onProgress, pacing);

@@ -1,5 +1,4 @@
 /** Deterministic bench inputs: N MACs, 2 % of them on inspecting nodes (one port per node). */
-import { buildManifest } from '../core/manifest.ts';
 import type { Mac } from '../core/mac.ts';
 import type { Policy } from '../core/policy.ts';
 
@@ -45,10 +44,6 @@ export function churnedPolicy(n: number): Policy {
   }
   for (let k = 0; k < 25; k++) deny.add(macOf(n + k));
   return { ...base, allow: [...allow], deny: [...deny] };
-}
-
-export function manifestFor(site: string, generation: number, policy: Policy) {
-  return buildManifest({ site, generation, createdAt: new Date(0), inputs: [], policy });
 }
 
 /**

@@ -5,7 +5,7 @@
 import { closeSync, fchmodSync, constants as fsConstants, openSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { umaskMasks0644 } from '../agent/hostsdir-io.ts';
+import { umaskMasks0644 } from '../store/files.ts';
 import { recordText } from '../core/hostsdir.ts';
 import { macFileName } from '../core/mac.ts';
 import { macOf } from './data.ts';

@@ -151,7 +151,7 @@ export function buildProgram(): Command {
         `  export:    ${r.exportKey} (${r.exportIsNew ? 'new' : 'unchanged'}) — ${r.stats.ports} ports, ${r.stats.nodesInspecting} nodes inspecting`,
         `  publish:   ${r.published.status === 'published' ? `published generation ${r.published.manifest.generation}` : `nothing new, generation ${r.published.manifest.generation} is current`}` +
           ` (allow ${r.published.manifest.policy.allow.length}, deny ${r.published.manifest.policy.deny.length}, unknown hosts ${r.published.manifest.policy.unknownHosts})`,
-        `  agent:     ${p.writes.length} files written, ${p.deletes.length} deleted, ${p.counts.unchanged} unchanged, ${p.foreign.length} foreign (${Math.round(r.sync.durationMs)} ms)`,
+        `  agent:     ${p.writes.length} files written, ${p.deletes.length} deleted, ${p.foreign.length} foreign (${Math.round(r.sync.durationMs)} ms)`,
         `  signing:   ${r.signingKey} (key id ${r.keyId.slice(0, 16)}…), verified by the agent`,
         `  hostsdir:  ${r.hostsdir}`,
         `  store:     ${r.root}/store (objects/ = S3, parameters/ = SSM)`,

@@ -1,5 +1,5 @@
 /**
- * Rollback (design §5): publish an earlier generation's policy as a NEW generation. The pointer keeps moving
+ * Rollback (docs/design.md §5): publish an earlier generation's policy as a NEW generation. The pointer keeps moving
  * forward, so agents that refuse replays (a lower generation) accept it, and history stays append-only.
  */
 import { InputError } from '../core/errors.ts';

@@ -98,7 +98,19 @@ export interface Plan {
   foreign: { name: string; reason: string }[];
   /** dnsmasq must re-read the directory (SIGHUP) after the deletes, because they drop records it still holds. */
   reloadNeeded: boolean;
-  counts: { allow: number; deny: number; removed: number; adopted: number; unchanged: number };
+  counts: PlanCounts;
+}
+
+/**
+ * The policy against the directory, with one meaning on every path (per-MAC or sharded layout, full or incremental
+ * diff), as the daemon's "applied" log and `agent plan` print it: `allow` and `deny` are the MACs the policy allows
+ * and denies; `removed` the MACs it no longer names that have a record in the directory (the compaction pile) —
+ * which a plan keeps with the removed verdict, or deletes when it compacts.
+ */
+export interface PlanCounts {
+  allow: number;
+  deny: number;
+  removed: number;
 }
 
 export interface DiffOptions {
@@ -144,7 +156,7 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
   const dashed = new Map<Mac, Verdict | undefined>();
   const present = new Set<Mac>();
   const legacy: { name: string; content: string; records: Map<Mac, Verdict | undefined> }[] = [];
-  const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0, adopted: 0, unchanged: 0 } };
+  const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0 } };
   let wildcard: Verdict | undefined;
   for (const [name, content] of dir) {
     if (content !== null && SHARD_NAME.test(name)) {
@@ -180,7 +192,6 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
     const content = l.records.size === 1 && !SHARD_NAME.test(l.name) ? recordText(aligned[0]![0], aligned[0]![1]) : recordsText(aligned);
     if (content !== l.content) (revokes(l.records, aligned) ? adoptRevoking : adoptGranting).push({ name: l.name, content, reason: 'adopt' });
     plan.deletes.push({ name: l.name, reason: 'adopted' });
-    plan.counts.adopted += l.records.size;
   }
 
   // Every deny before any allow (fail closed mid-apply); within each, the order of the policy, then the wildcard,
@@ -188,7 +199,6 @@ export function diffDirectory(policy: Policy, dir: DirectoryState, options: Diff
   const writes = { deny: [] as FileWrite[], allow: [] as FileWrite[] };
   const settle = (mac: Mac, verdict: Verdict, reason: WriteReason) => {
     if (dashed.get(mac) !== verdict) writes[verdict].push({ name: macFileName(mac), content: recordText(mac, verdict), reason });
-    else plan.counts.unchanged++;
   };
   if (want) {
     for (const [mac, verdict] of want) settle(mac, verdict, verdict);
@@ -259,6 +269,11 @@ export function applyPlanInPlace(dir: DirectoryState, plan: Plan, counts?: Recor
 export interface RecordCounts {
   files: number;
   records: number;
+}
+
+/** The removed-MAC records of a directory that is exactly what applying `policy` left: one record per MAC of it, the rest. */
+export function removedRecords(policy: Policy, counts: RecordCounts): number {
+  return counts.records - policy.allow.length - policy.deny.length;
 }
 
 export function countRecords(dir: DirectoryState): RecordCounts {
@@ -406,7 +421,7 @@ function sortedDifference(a: readonly Mac[], b: readonly Mac[], onlyA: Mac[], on
 
 /**
  * `changedMacs` for canonical policies (sorted, unique, allow and deny disjoint — every manifest's): merge walks
- * over the sorted lists instead of a 100k-entry hash map, ~10x faster. Same entries in the same order
+ * over the sorted lists instead of a hash map of every MAC (bench/run.ts measures the steady state). Same entries in the same order
  * (new allows, new denies, then the removed in previous allow-then-deny order). Undefined when a list is not canonical.
  */
 function changedMacsSorted(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> | undefined {
@@ -429,20 +444,38 @@ function changedMacsSorted(previous: Policy, next: Policy): Map<Mac, Verdict | u
  * verdict changed can need a write. Same result as `diffDirectory(next, dir)` — it runs that very function on the
  * few affected entries — at the cost of a set comparison instead of a walk over every file.
  * When the removed-MAC verdict flips, every removed file may change, so it falls back to the full diff.
+ * `previousRemoved`: the removed-MAC records `dir` holds against `previous` (the caller knows them: see
+ * `removedAfter`); without it they are counted, a walk over the directory.
  */
-export function diffPolicyChange(previous: Policy, next: Policy, dir: DirectoryState, options: DiffOptions = {}): Plan {
+export function diffPolicyChange(previous: Policy, next: Policy, dir: DirectoryState, options: DiffOptions & { previousRemoved?: number } = {}): Plan {
   if (previous.removed !== next.removed) return diffDirectory(next, dir, options);
   const changed = changedMacs(previous, next);
   const subDir: DirectoryState = new Map();
   const wildcard = dir.get(UNKNOWN_HOSTS_FILE);
   if (wildcard !== undefined) subDir.set(UNKNOWN_HOSTS_FILE, wildcard);
   const sub: Policy = { unknownHosts: next.unknownHosts, removed: next.removed, allow: [], deny: [] };
+  let added = 0; // MACs the policy names now that had no record
   for (const [mac, verdict] of changed) {
+    let recorded = false;
     for (const name of [macFileName(mac), mac as string]) {
       const content = dir.get(name);
       if (content !== undefined) subDir.set(name, content);
+      if (typeof content === 'string') recorded = true;
     }
     if (verdict) sub[verdict].push(mac);
+    if (verdict && !recorded) added++;
   }
-  return diffDirectory(sub, subDir, options);
+  const plan = diffDirectory(sub, subDir, { compactRemoved: options.compactRemoved ?? false });
+  const removed = options.previousRemoved === undefined ? countRemovedMacs(next, dir) : removedAfter(previous, next, options.previousRemoved, added);
+  plan.counts = { allow: next.allow.length, deny: next.deny.length, removed };
+  return plan;
+}
+
+/**
+ * The removed-MAC records after an incremental change, from those before: in a directory that is exactly what
+ * applying `previous` left, every MAC of `previous` has one record, so the records are the policy's MACs plus the
+ * removed ones, and a change only adds the records of MACs that had none (`added`).
+ */
+export function removedAfter(previous: Policy, next: Policy, previousRemoved: number, added: number): number {
+  return previousRemoved + previous.allow.length + previous.deny.length + added - next.allow.length - next.deny.length;
 }

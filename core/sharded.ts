@@ -60,7 +60,7 @@ export interface ShardDiffOptions {
  */
 export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardDiffOptions): Plan {
   const { shards } = options;
-  const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0, adopted: 0, unchanged: 0 } };
+  const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0 } };
   plan.counts.allow = policy.allow.length;
   plan.counts.deny = policy.deny.length;
 
@@ -148,7 +148,6 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
     const content = shardIdentity(l.name, aligned);
     if (content !== l.content) adopt[revokes(l.records, aligned) ? 'revoking' : 'granting'].push({ name: l.name, content, reason: 'adopt' });
     plan.deletes.push({ name: l.name, reason: 'adopted' });
-    plan.counts.adopted += l.records.size;
   }
   for (const f of misplaced) {
     const aligned: [Mac, Verdict][] = [...f.records].map(([mac, v]) => [mac, desired(mac) ?? v]);
@@ -165,10 +164,7 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
     }
     const content = mergedRecordsText(h.allow, h.deny);
     const before = current.get(i);
-    if (before === content) {
-      plan.counts.unchanged += h.allow.length + h.deny.length;
-      continue;
-    }
+    if (before === content) continue;
     const old = before === undefined ? undefined : parseRecords(before);
     const revoking = h.deny.some((mac) => old?.get(mac) !== 'deny');
     own[revoking ? 'revoking' : 'granting'].push({ name: shardName(i), content, reason: 'shard' });

@@ -1,5 +1,5 @@
 /**
- * The control plane (design §1): one versioned bucket, per site a compute function with its schedule, S3
+ * The control plane (docs/design.md §1): one versioned bucket, per site a compute function with its schedule, S3
  * trigger, settings parameter, agent and exporter roles, and alarms. Shared: the bucket and its access-log
  * bucket, the dead-letter queue of failed computes, the alarm topic.
  */

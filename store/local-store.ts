@@ -6,8 +6,8 @@
  *   <root>/parameters/<name>                    parameter value
  * Every file is written to a temp name and renamed, so a crash never leaves a torn object or pointer.
  * Reads and writes are synchronous calls inside the async interface (only the lock waits): one call each instead
- * of a thread-pool round trip per open/read/write/close/rename (a 2.6 MB manifest read as nine), which on a busy
- * 2-vCPU VM cost an agent's 100k-MAC poll 6-24 ms for its ack alone.
+ * of a thread-pool round trip per open/read/write/close/rename (a large manifest is read in many of them), which
+ * a busy host pays in every poll's ack.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';

@@ -80,7 +80,7 @@ export async function planCommand(config: AgentConfig, json: boolean): Promise<{
   const lines = [
     `site ${config.site}: applied generation ${doc.appliedGeneration ?? 'none'}, published generation ${doc.generation}; layout ${config.layout.kind === 'sharded' ? `sharded (${config.layout.shards} shards)` : 'per-mac'}`,
     `would write ${doc.writes} file(s) ${JSON.stringify(doc.writesByReason)}, delete ${doc.deletes} ${JSON.stringify(doc.deletesByReason)}; reload ${doc.reloadNeeded ? 'yes' : 'no'}`,
-    `policy: allow ${plan.counts.allow}, deny ${plan.counts.deny}, removed ${plan.counts.removed}, unchanged ${plan.counts.unchanged}`,
+    `policy: allow ${plan.counts.allow}, deny ${plan.counts.deny}, removed ${plan.counts.removed}`,
     ...(plan.foreign.length ? [`foreign entries (left alone): ${plan.foreign.map((f) => `${f.name} (${f.reason})`).join(', ')}`] : []),
     ...doc.sample.map((w) => `  ${w.name} <- ${w.content} (${w.reason})`),
     ...(plan.writes.length > doc.sample.length ? [`  … and ${plan.writes.length - doc.sample.length} more`] : []),

@@ -24,7 +24,8 @@ import { syncDirectory } from '../../agent/sync.ts';
 import { writeExport } from '../../exporter/write-export.ts';
 import { ackKey, settingsParameter } from '../../store/layout.ts';
 import { LocalStore } from '../../store/local-store.ts';
-import { readDocuments, readJsonFile } from '../io.ts';
+import { readDocuments } from '../io.ts';
+import { readJsonFileWithDigest } from '../../store/files.ts';
 
 export interface LocalRunOptions {
   example: string;
@@ -41,7 +42,7 @@ export async function localRunCommand(o: LocalRunOptions) {
 
   // 1. Site settings, as an operator would put them into SSM.
   const settingsPath = join(o.example, 'settings.json');
-  const settings = parseWith(SiteSettingsSchema, await readJsonFile(settingsPath), settingsPath);
+  const settings = parseWith(SiteSettingsSchema, readJsonFileWithDigest(settingsPath).body, settingsPath);
 
   // 2. The Ironic documents, checked against the files they came from, so that a refusal names ports.json and the
   //    row (not a store key). Bad input is refused here, before anything is stored.

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
-import { readJsonFileIfExists, writeFileAtomic } from '../../store/files.ts';
+import { readJsonFileIfExists, readJsonFileWithDigest, writeFileAtomicSync, writeFileAtomically } from '../../store/files.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 
 describe('small atomic files', () => {
@@ -12,15 +13,27 @@ describe('small atomic files', () => {
 
   it('writes whole files with mode 0644 and leaves no temp file behind', async () => {
     const path = join(dir, 'sub', 'a.json');
-    await writeFileAtomic(path, '{"x":1}\n', { mkdir: true });
+    writeFileAtomicSync(path, '{"x":1}\n', { mkdir: true });
     expect(readFileSync(path, 'utf8')).toBe('{"x":1}\n');
     expect(statSync(path).mode & 0o777).toBe(0o644);
     expect(readdirSync(join(dir, 'sub'))).toEqual(['a.json']);
   });
 
   it('a failed write (target is a directory) leaves the old state and no temp file', async () => {
-    await expect(writeFileAtomic(join(dir, 'sub'), 'x')).rejects.toThrow();
+    expect(() => writeFileAtomicSync(join(dir, 'sub'), 'x')).toThrow();
     expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+    // With the caller's temp name (the hosts directory's): an existing temp is never written through (O_EXCL).
+    const target = join(dir, 'b');
+    writeFileSync(join(dir, '.b.tmp'), 'someone else');
+    expect(() => writeFileAtomicSync(target, 'x', { tempPath: join(dir, '.b.tmp') })).toThrow(/EEXIST/);
+    expect(readFileSync(join(dir, '.b.tmp'), 'utf8')).toBe('someone else');
+  });
+
+  it('a file the user named: one InputError naming the option and the path', async () => {
+    await expect(writeFileAtomically(join(dir, 'no', 'such', 'dir.json'), 'x', '--settings-out')).rejects.toThrow(`--settings-out: cannot write file (ENOENT): "${join(dir, 'no', 'such', 'dir.json')}"`);
+    expect(() => readJsonFileWithDigest(join(dir, 'nope.json'))).toThrow(InputError);
+    writeFileSync(join(dir, 'doc.json'), '{"a":[1]}');
+    expect(readJsonFileWithDigest(join(dir, 'doc.json'))).toEqual({ body: { a: [1] }, sha256: createHash('sha256').update('{"a":[1]}').digest('hex') });
   });
 
   it('reads back validated JSON, undefined when absent, and one InputError naming the file when corrupt', async () => {

@@ -52,6 +52,6 @@ export function manifestOf(policy: Policy, generation = 1): Manifest {
 
 /** One record written through the agent's real writer (a one-write plan): the atomic write the tests judge. */
 export function writeRecord(dir: string, name: string, content: string): Promise<void> {
-  const plan: Plan = { writes: [{ name, content, reason: 'deny' }], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 1, removed: 0, adopted: 0, unchanged: 0 } };
+  const plan: Plan = { writes: [{ name, content, reason: 'deny' }], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 1, removed: 0 } };
   return applyPlanToDirectory(dir, plan);
 }
