@@ -12,6 +12,7 @@ import { LayoutSchema, PER_MAC } from '../core/layout.ts';
 import { SiteNameSchema } from '../core/settings.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { parseWith } from '../core/zod-errors.ts';
+import { RELOAD_ABOVE_OPERATIONS } from './apply-defaults.ts';
 
 /** A host name becomes an S3 key segment (`acks/<site>/<host>.json`): keep it to a safe alphabet. */
 export const HostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a host name is 1-128 characters of A-Z a-z 0-9 . _ -');
@@ -38,12 +39,8 @@ export const ApplyConfigSchema = z.strictObject({
    */
   batchSize: z.number().int().min(0).default(1000),
   batchPauseMs: z.number().int().min(0).max(60_000).default(100),
-  /**
-   * More file operations than this within `reloadWindowSeconds` while dnsmasq runs → SIGHUP after the apply.
-   * Each atomic write queues two inotify events (close of the hidden temp file, rename into place) and the queue
-   * holds 16,384: 4,000 operations = 8,000 events, half the queue, cannot overflow even if dnsmasq drained nothing.
-   */
-  reloadAboveOperations: z.number().int().min(1).default(4000),
+  /** More file operations than this within `reloadWindowSeconds` while dnsmasq runs → SIGHUP after the apply (why this value: apply-defaults.ts). */
+  reloadAboveOperations: z.number().int().min(1).default(RELOAD_ABOVE_OPERATIONS),
   reloadWindowSeconds: z.number().int().min(0).default(60),
   /** Re-read the directory after a big apply (one that triggered a reload) and compare it with the plan. */
   verifyAfterReload: z.boolean().default(true),

@@ -81,7 +81,8 @@ export function buildProgram(): Command {
     .option('--config <file>', 'agent config file: site, store, hosts directory, layout and service from it, the manifest from the store (like `agent run`)')
     .option('--hostsdir <dir>', 'dnsmasq --dhcp-hostsdir directory (with --config: overrides hostsdir)')
     .option('--allow-unsafe-hostsdir', 'accept a hosts directory reached through a symlink or writable by another user')
-    .option('--no-purge', 'keep the existing files (default: remove every entry first, as at agent start-up)')
+    .option('--purge', 'remove every entry of the hosts directory first, as at agent start-up (default; with --config: the config\'s purge)')
+    .option('--no-purge', 'keep the existing files (another layout\'s and ironic-inspector\'s colon-named files are adopted)')
     .option('--compact', 'delete files of MACs Ironic no longer knows and reload dnsmasq (instead of rewriting them)')
     .addOption(layoutOption())
     .option('--shards <n>', 'number of shard files with --layout sharded (default 256)', shardCount)
@@ -94,13 +95,13 @@ export function buildProgram(): Command {
     .option('--signature <file>', 'the manifest\'s detached signature (default: MANIFEST.sig, as `compute --sign-key` writes it)')
     .action(async (o) => {
       if (o.manifest !== undefined && o.config !== undefined) throw new InputError('--manifest', o.manifest, 'give either --manifest or --config, not both');
-      let run: Omit<AgentOnceOptions, 'purge' | 'compact'>;
+      let run: Omit<AgentOnceOptions, 'compact'>;
       if (o.config !== undefined) {
         const { loadConfig } = await import('../agent/config.ts');
         const config = await loadConfig(o.config, process.env, {
           hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir, layout: o.layout, shards: o.shards, service: o.service, unit: o.unit, trustKeys: o.trustKey,
         });
-        run = { manifest: { config }, hostsdir: config.hostsdir, allowUnsafeHostsdir: config.allowUnsafeHostsdir, layout: config.layout, service: config.service };
+        run = { manifest: { config }, hostsdir: config.hostsdir, allowUnsafeHostsdir: config.allowUnsafeHostsdir, layout: config.layout, service: config.service, purge: o.purge ?? config.purge };
       } else {
         if (o.manifest === undefined) throw new InputError('--manifest', undefined, 'missing: give --manifest FILE, or --config FILE to apply the published manifest');
         if (o.hostsdir === undefined) throw new InputError('--hostsdir', undefined, 'missing: the hosts directory to write (or give --config FILE)');
@@ -114,12 +115,11 @@ export function buildProgram(): Command {
         if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
         const { LayoutSchema } = await import('../core/layout.ts');
         const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
-        run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service };
+        run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service, purge: o.purge ?? true };
       }
       const { agentOnceCommand } = await import('./commands/agent-once.ts');
       const r = await agentOnceCommand({
         ...run,
-        purge: o.purge,
         compact: o.compact ?? false,
         trustKeys: o.trustKey ?? [],
         ...(o.signature !== undefined ? { signature: o.signature } : {}),

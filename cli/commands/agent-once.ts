@@ -1,18 +1,20 @@
+/*
+ * Only what every apply needs is imported here. The store, the manifest source and the state file (`--config`), and
+ * the signature code (trusted keys) are loaded when used: a first fill from a manifest file pays for none of them
+ * (their modules, and the logger and lock-file libraries they pull in, are a measurable share of a short run).
+ */
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
 import { type Manifest, parseManifestBytes, sha256 } from '../../core/manifest.ts';
-import { type Signature, parseSignature, trustStoreFromPems, trustStoreOf, verifyManifestSignature } from '../../core/signature.ts';
-import { ManifestSource } from '../../agent/manifest-source.ts';
-import { type AgentState, readAgentState, writeAgentState } from '../../agent/state-file.ts';
-import { openStore } from '../../store/open.ts';
+import type { Signature } from '../../core/signature.ts';
+import type { AgentState } from '../../agent/state-file.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock } from '../../agent/lock.ts';
-import { type AgentConfig, ApplyConfigSchema } from '../../agent/config.ts';
+import type { AgentConfig } from '../../agent/config.ts';
 import { type Layout, PER_MAC } from '../../core/layout.ts';
-
-const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
+import { RELOAD_ABOVE_OPERATIONS } from '../../agent/apply-defaults.ts';
 
 export interface AgentOnceOptions {
   /** A manifest file (from `compute`), or the one the store's pointer names for the config's site (like the daemon). */
@@ -43,10 +45,10 @@ export async function agentOnceCommand(o: AgentOnceOptions) {
     // Without a purge dnsmasq may be running: records dropped need a SIGHUP, and so does a burst that may have
     // overflowed its inotify queue (lost events are silent) — the same rule as the daemon's.
     const ops = result.plan.writes.length + result.plan.deletes.length;
-    if (!o.purge && (result.plan.reloadNeeded || ops > BURST_OPERATIONS)) await service.reload();
+    if (!o.purge && (result.plan.reloadNeeded || ops > RELOAD_ABOVE_OPERATIONS)) await service.reload();
     await service.start();
     // From the store: the state file records it, as the daemon does, so replays stay refused across both.
-    if ('config' in o.manifest && applied) await writeAgentState(o.manifest.config.stateFile, applied);
+    if ('config' in o.manifest && applied) await (await import('../../agent/state-file.ts')).writeAgentState(o.manifest.config.stateFile, applied);
     return { manifest, result, service: service.description };
   } catch (err) {
     // Fail closed, like the reference's reset(): a directory we could not bring to the manifest must not be
@@ -65,7 +67,7 @@ async function readTrustKey(path: string): Promise<string> {
 }
 
 /** The signature file; absent = unsigned (refused by the caller when keys are trusted). */
-async function readSignatureFile(path: string, option: string): Promise<Signature | undefined> {
+async function readSignatureFile(path: string, option: string, parseSignature: (doc: unknown, label: string) => Signature): Promise<Signature | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -89,15 +91,22 @@ async function readManifest(o: AgentOnceOptions): Promise<{ manifest: Manifest; 
     const bytes = await readFile(from.file).catch(() => {
       throw new InputError('--manifest', from.file, 'cannot read file');
     });
-    const trust = trustStoreFromPems(await Promise.all((o.trustKeys ?? []).map(async (f) => ({ label: f, pem: await readTrustKey(f) }))));
-    if (trust.size > 0) {
+    if ((o.trustKeys ?? []).length > 0) {
+      const { parseSignature, trustStoreFromPems, verifyManifestSignature } = await import('../../core/signature.ts');
+      const trust = trustStoreFromPems(await Promise.all((o.trustKeys ?? []).map(async (f) => ({ label: f, pem: await readTrustKey(f) }))));
       const sigPath = o.signature ?? `${from.file}.sig`;
-      const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature');
+      const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature', parseSignature);
       verifyManifestSignature(sha256(bytes), signature, trust, sigPath);
     }
     return { manifest: parseManifestBytes(bytes, from.file) };
   }
   const { config } = from;
+  const [{ ManifestSource }, { openStore }, { trustStoreOf }, { readAgentState }] = await Promise.all([
+    import('../../agent/manifest-source.ts'),
+    import('../../store/open.ts'),
+    import('../../core/signature.ts'),
+    import('../../agent/state-file.ts'),
+  ]);
   // The config's trusted keys (--trust-key replaces them, as for the daemon): the pointer's signature is checked.
   const source = new ManifestSource(await openStore(config.store, { region: config.region }), config.site, trustStoreOf(config.trust.publicKeys));
   const current = await source.current(await readAgentState(config.stateFile));

@@ -3,10 +3,11 @@
  * daemon; `agent plan` says how many lines it left out and has terraform's --detailed-exitcode; `agent run` without
  * --config says so; with `--service none` the daemon does not claim it started dnsmasq.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Rig, isApplied, killAll, makeRig, macs, policyOf, publish, rewriteConfig, snapshot, startAgent } from '../agent/support.ts';
-import { type CliResult, runCli, stderrLines } from '../support/cli.ts';
+import { type CliResult, readFlat, runCli, stderrLines } from '../support/cli.ts';
 import { macFileName } from '../../core/mac.ts';
 
 let rig: Rig | undefined;
@@ -35,6 +36,40 @@ describe('agent CLI habits', () => {
     expect(r.stdout).toMatch(new RegExp(`^applied generation 1 of site dc1 to ${rig.hostsdir}: 6 written`));
     expect(readFileSync(`${rig.hostsdir}/${macFileName(macs(1)[0]!)}`, 'utf8')).toBe(`${macs(1)[0]}\n`);
     expect(JSON.parse(readFileSync(rig.stateFile, 'utf8'))).toMatchObject({ site: 'dc1', generation: 1 });
+  });
+
+  it('agent once --config purges as the config says (purge: false adopts ironic-inspector\'s colon files); --purge / --no-purge override it', async () => {
+    rig = makeRig({ purge: false });
+    await publish(rig.store, policyOf(macs(1), macs(1, 1)));
+    const [allowed, denied] = [macs(1)[0]!, macs(1, 1)[0]!];
+    const seedLeftovers = () => {
+      writeFileSync(join(rig!.hostsdir, denied), `${denied}\n`); // ironic-inspector's name and an out-of-date verdict
+      writeFileSync(join(rig!.hostsdir, 'operator-notes'), 'x\n');
+    };
+    seedLeftovers();
+    const kept = await cli(['agent', 'once', '--config', rig.configPath]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain('0 purged, 1 foreign (operator-notes)');
+    expect(readFlat(rig.hostsdir)).toEqual({
+      [macFileName(allowed)]: `${allowed}\n`,
+      [macFileName(denied)]: `${denied},ignore\n`,
+      'operator-notes': 'x\n',
+      unknown_hosts_filter: '*:*:*:*:*:*,ignore\n',
+    });
+
+    seedLeftovers();
+    const purged = await cli(['agent', 'once', '--config', rig.configPath, '--purge']);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toContain('5 purged, 0 foreign');
+    expect(Object.keys(readFlat(rig.hostsdir)).sort()).toEqual([macFileName(denied), macFileName(allowed), 'unknown_hosts_filter'].sort());
+
+    rewriteConfig(rig, { purge: true });
+    seedLeftovers();
+    const flag = await cli(['agent', 'once', '--config', rig.configPath, '--no-purge']);
+    expect(flag.code, flag.stderr).toBe(0);
+    expect(flag.stdout).toContain('0 purged, 1 foreign (operator-notes)');
+    const byConfig = await cli(['agent', 'once', '--config', rig.configPath]);
+    expect(byConfig.stdout).toContain('4 purged, 0 foreign');
   });
 
   it('agent once needs --manifest or --config (one line, exit 2), not both', async () => {

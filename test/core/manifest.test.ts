@@ -8,6 +8,7 @@ import {
   guardPolicy,
   nextManifest,
   parseManifestBytes,
+  policyDigest,
   serializeManifest,
   sha256,
   verifyManifest,
@@ -143,5 +144,19 @@ describe('publish guard', () => {
 
   it('first publish (no previous) is never guarded except for emptiness', () => {
     expect(guardPolicy(undefined, policy({ deny: [m(1)] }), guard, false)).toEqual({ known: 0, vanished: 0, flipped: 0, share: 0 });
+  });
+});
+
+describe('policyDigest', () => {
+  it('is the sha256 of the canonical policy JSON, for MAC lists and for strings JSON must escape (hashed slice by slice)', () => {
+    const macs = Array.from({ length: 5000 }, (_, i) => m(i)).sort();
+    const odd = ['a"quote', 'back\\slash', 'ctl\u0001', 'lone\ud800', 'pair\ud83d\ude00', 'plain'].sort() as Mac[];
+    for (const p of [
+      policy({ allow: macs.slice(0, 2049), deny: macs.slice(2049) }),
+      policy({ allow: [], deny: [] }),
+      policy({ allow: odd.slice(0, 3), deny: odd.slice(3), unknownHosts: 'allow' }),
+    ]) {
+      expect(policyDigest(p)).toBe(sha256(JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny })));
+    }
   });
 });

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, applyPlan, diffDirectory, parseRecords, recordText, wildcardText } from '../../core/hostsdir.ts';
+import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, applyPlan, diffDirectory, parseRecords, recordText, recordsText, wildcardText } from '../../core/hostsdir.ts';
 import { type Mac, macFileName, macFromFileName } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
 import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
-import { diffSharded, shardIndexOf, shardName, shardOf } from '../../core/sharded.ts';
+import { diffSharded, mergedRecordsText, shardIndexOf, shardName, shardOf } from '../../core/sharded.ts';
 
 const m = (n: number) => `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}` as Mac;
 const policy = (p: Partial<Policy>): Policy => ({ unknownHosts: 'deny', removed: 'deny', allow: [], deny: [], ...p });
@@ -142,5 +142,19 @@ describe('sharded layout', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('mergedRecordsText (a shard\'s text from its sorted allow and deny lists, one join per run)', () => {
+  it('is recordsText of the same records, for any two disjoint sorted lists (runs of every length, either list empty)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 2000 }), verdictArb), { selector: ([n]) => n, maxLength: 120 }), (records) => {
+        const pairs = records.map(([n, v]) => [m(n), v] as const);
+        const sorted = (v: Verdict) => pairs.filter(([, w]) => w === v).map(([mac]) => mac).sort();
+        expect(mergedRecordsText(sorted('allow'), sorted('deny'))).toBe(recordsText(pairs));
+      }),
+    );
+    expect(mergedRecordsText([], [])).toBe('');
+    expect(mergedRecordsText([m(1), m(2)], [m(3)])).toBe(`${m(1)}\n${m(2)}\n${m(3)},ignore\n`);
   });
 });

@@ -1,12 +1,15 @@
 import { describe, it } from 'vitest';
-import { decideE2E, e2eAvailability } from './env.ts';
+import { type Availability, decideE2E, e2eAvailability } from './env.ts';
 
 /**
  * `describe` for a real-dnsmasq suite. Unavailable environment: in CI one failing test names the reason;
- * elsewhere the suite is skipped and the reason is printed where nobody can miss it.
+ * elsewhere the suite is skipped and the reason is printed where nobody can miss it. `needs`: what this suite
+ * needs beyond the rig (e.g. ironic-inspector's filter code), decided the same way.
  */
-export function describeE2E(name: string, body: () => void): void {
-  const d = decideE2E(e2eAvailability(), process.env);
+export function describeE2E(name: string, body: () => void, needs: readonly (() => Availability)[] = []): void {
+  let availability = e2eAvailability();
+  for (const need of needs) if (availability.ok) availability = need();
+  const d = decideE2E(availability, process.env);
   if (d.action === 'run') {
     describe(name, body);
   } else if (d.action === 'fail') {
