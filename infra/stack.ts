@@ -14,6 +14,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { DeployConfig } from './config.ts';
+import { SigningPublicKey } from './signing-public-key.ts';
 import { PxeFilterSite } from './site.ts';
 
 export interface PxeFilterStackProps extends StackProps {
@@ -125,13 +126,12 @@ export class PxeFilterStack extends Stack {
         conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...this.sites.map((s) => s.computeRole.roleArn), ...cfg.signerPrincipalArns] } },
       }),
     );
-    // CloudFormation cannot output the public key itself: AWS::KMS::Key has no attribute for it, and it exists only
-    // once KMS made the key at deploy time (synth is offline). The command prints the PEM agents pin.
     new CfnOutput(this, 'SigningKeyArn', { value: this.signingKey.keyArn, description: 'KMS key that signs manifests (ECC_NIST_P256)' });
-    new CfnOutput(this, 'SigningPublicKeyCommand', {
-      value: `aws kms get-public-key --key-id ${this.signingKey.keyArn} --query PublicKey --output text | base64 -d | openssl pkey -pubin -inform DER -out pxe-filter-kms.pub`,
-      description: 'writes the PEM public key that agents trust (trust.publicKeys / --trust-key)',
-    });
+    // The PEM agents pin (trust.publicKeys / --trust-key): read from KMS at deploy time by a custom resource, since
+    // AWS::KMS::Key has no attribute for it. Public, but pin it by configuration management, never fetch it at run time.
+    const publicKey = new SigningPublicKey(this, 'SigningPublicKey', { signingKey: this.signingKey, projectRoot: props.projectRoot, logRetentionDays: cfg.logRetentionDays });
+    new CfnOutput(this, 'SigningPublicKeyPem', { value: publicKey.pem, description: 'PEM public key of the signing key: what agents trust (trust.publicKeys / --trust-key)' });
+    new CfnOutput(this, 'SigningKeyId', { value: publicKey.keyId, description: 'sha256 of the DER public key: the keyId in every pointer signature' });
     // What every agent's and exporter's settings name (docs/install.md): `store: s3://<BucketName>` and `region`.
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'the store: s3://<this> in /etc/pxe-filter/agent.json (store) and the exporter\'s --to' });
     new CfnOutput(this, 'Region', { value: this.region, description: 'the store\'s region: region in /etc/pxe-filter/agent.json, AWS_REGION for the exporter' });
