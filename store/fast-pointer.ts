@@ -29,6 +29,8 @@ export interface FastPointer {
 }
 
 export const DEFAULT_SSM_FALLBACK: SsmFallback = { intervalMs: 300_000, retryMs: 30_000 };
+/** The agent's attempts per fast-pointer read (the publisher keeps the store's default). */
+export const FAST_POINTER_MAX_ATTEMPTS = 3;
 
 export { DEFAULT_FAST_POINTER_TABLE } from './layout.ts';
 

@@ -28,7 +28,8 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
       intervalMs: (f.ssmIntervalSeconds ?? fast.DEFAULT_SSM_FALLBACK.intervalMs / 1000) * 1000,
       retryMs: (f.ssmRetrySeconds ?? fast.DEFAULT_SSM_FALLBACK.retryMs / 1000) * 1000,
     };
-    const fastPointer = table ? new fast.DynamoFastPointer(table, fast.makeDynamoClient(region), fallback) : undefined;
+    // Few attempts: a fast pointer that keeps failing is what the SSM fallback is for (within ssmRetrySeconds).
+    const fastPointer = table ? new fast.DynamoFastPointer(table, fast.makeDynamoClient({ ...region, maxAttempts: fast.FAST_POINTER_MAX_ATTEMPTS }), fallback) : undefined;
     return new AwsStore(bucket, makeS3Client(region), makeSsmClient(region), fastPointer);
   }
   throw new InputError('--store', spec, 'expected local:<dir> or s3://<bucket>');
