@@ -93,13 +93,21 @@ export function choosePointer(fast: FastRead, ssm: PointerRead | undefined, last
   return { kind: 'unreachable', error: fast.kind === 'unreachable' ? fast.error : fast.kind === 'ignored' ? fast.reason : 'fast pointer absent and the SSM pointer not read' };
 }
 
+/** Add to a small insertion-ordered set, forgetting the oldest: a long-running agent keeps only recent pointers. */
+function remember(set: Set<string>, id: string, max = 32): void {
+  set.delete(id);
+  set.add(id);
+  if (set.size > max) set.delete(set.values().next().value!);
+}
+
 export class ManifestSource {
   private lastSsmAt: number | undefined;
   private lastSsm: PointerRead | undefined;
   private previous: PointerRead | undefined;
   /** Pointers the fast pointer named that fetch refused: ignored from then on (pointerId). */
   private readonly refusedFast = new Set<string>();
-  private fastNamed: string | undefined;
+  /** The last pointers this source followed on the fast pointer's word (pointerId), so fetch knows a refusal is its. */
+  private readonly fromFast = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -125,7 +133,7 @@ export class ManifestSource {
       if (ssm.kind === 'pointer' || ssm.kind === 'unpublished') this.lastSsm = ssm;
     }
     const chosen = choosePointer(fast, ssm, this.lastSsm, this.previous);
-    this.fastNamed = fast.kind === 'pointer' && chosen.kind === 'pointer' && chosen.pointer === fast.pointer ? pointerId(fast.pointer) : undefined;
+    if (fast.kind === 'pointer' && chosen.kind === 'pointer' && chosen.pointer === fast.pointer) remember(this.fromFast, pointerId(fast.pointer));
     if (chosen.kind === 'pointer' || chosen.kind === 'unpublished') this.previous = chosen;
     return chosen;
   }
@@ -160,9 +168,9 @@ export class ManifestSource {
   /** The exact version the pointer names, verified before anything is written. */
   async fetch(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
     const fetched = await this.fetchVerified(pointer, applied);
-    if (fetched.kind === 'refused' && this.fastNamed === pointerId(pointer)) {
+    if (fetched.kind === 'refused' && this.fromFast.has(pointerId(pointer))) {
       // Refused like any pointer; and from now on the fast pointer's copy is ignored, so SSM's answer takes over.
-      this.refusedFast.add(this.fastNamed);
+      remember(this.refusedFast, pointerId(pointer));
       this.previous = this.lastSsm;
     }
     return fetched;
