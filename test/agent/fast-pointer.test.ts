@@ -14,8 +14,8 @@ import { type ManifestSigner, keySigner } from '../../control/signing.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { DynamoFastPointer } from '../../store/fast-pointer.ts';
 import { manifestKey, pointerParameter } from '../../store/layout.ts';
-import { ddbError } from '../support/fake-aws.ts';
-import { FakeAws } from '../support/fake-aws.ts';
+import { FakeAws, ddbError, s3Error } from '../support/fake-aws.ts';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { macs, manifestBytes, policyOf } from './support.ts';
 
@@ -193,6 +193,31 @@ describe('agent: a forged fast pointer is refused like an SSM pointer', () => {
     const r = await forge(forged, { generation: 1, sha256: good.pointer.sha256 });
     expect(r.fetched).toMatchObject({ kind: 'refused', reason: expect.stringContaining('unsigned manifest refused') });
     expect(r.after).toEqual({ kind: 'pointer', pointer: good.pointer });
+  });
+
+  it('refused on a later fetch (the first found S3 unreachable): still recognised as the fast pointer\'s, then ignored', async () => {
+    const good = await publish();
+    const s = source();
+    await s.readPointer();
+    const { bytes } = manifestBytes(policyOf(macs(50), []), 2, 'dc1');
+    const put = await store.putObject(manifestKey('dc1'), bytes);
+    const forged: Pointer = { site: 'dc1', generation: 2, key: manifestKey('dc1'), versionId: put.versionId, sha256: sha256(bytes) };
+    fake.items.set(`${TABLE}/dc1`, { site: { S: 'dc1' }, generation: { N: '2' }, pointer: { S: JSON.stringify(forged) } });
+    const applied = { generation: 1, sha256: good.pointer.sha256 };
+    clock += 5000;
+    expect(await s.readPointer()).toEqual({ kind: 'pointer', pointer: forged });
+    fake.s3Mock.on(GetObjectCommand).rejects(s3Error('InternalError', 500));
+    expect(await s.fetch(forged, applied)).toMatchObject({ kind: 'unreachable' });
+    fake.install(); // S3 answers again; now the fast pointer is the one that fails
+    fake.ddbMock.on(GetItemCommand).rejects(ddbError('InternalServerError', 500));
+    clock += 5000;
+    expect(await s.readPointer()).toEqual({ kind: 'pointer', pointer: forged }); // the previous answer
+    expect(await s.fetch(forged, applied)).toMatchObject({ kind: 'refused', reason: expect.stringContaining('unsigned manifest refused') });
+    fake.install(); // the fast pointer answers again, still forged: ignored
+    for (let i = 0; i < 3; i++) {
+      clock += 5000;
+      expect(await s.readPointer()).toEqual({ kind: 'pointer', pointer: good.pointer });
+    }
   });
 
   it('an item that is not a pointer is ignored (SSM sooner), never applied', async () => {
