@@ -13,6 +13,7 @@ import { SiteNameSchema } from '../core/settings.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { RELOAD_ABOVE_OPERATIONS } from './apply-defaults.ts';
+import { DEFAULT_FAST_POINTER_TABLE } from '../store/keys.ts';
 
 /** A host name becomes an S3 key segment (`acks/<site>/<host>.json`): keep it to a safe alphabet. */
 export const HostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a host name is 1-128 characters of A-Z a-z 0-9 . _ -');
@@ -70,6 +71,19 @@ export const TrustConfigSchema = z.strictObject({
   publicKeys: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * The fast pointer of an s3:// store (docs/deploy.md, "Fleet scale"): each poll reads this DynamoDB item instead of
+ * the SSM pointer, which is read on a slower schedule only. Ignored for local: stores.
+ */
+export const FastPointerConfigSchema = z.strictObject({
+  /** The stack's FastPointerTable output; '' = none (every poll reads SSM: at most ~40 reads/s per account and region). */
+  table: z.union([z.literal(''), z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'not a DynamoDB table name')]).default(DEFAULT_FAST_POINTER_TABLE),
+  /** Read the SSM pointer this often while the fast pointer answers (it may lag after a failed write). */
+  ssmIntervalSeconds: z.number().min(1).max(86_400).default(300),
+  /** While the fast pointer fails, read the SSM pointer at most this often (1,000 agents: 33 reads/s at 30). */
+  ssmRetrySeconds: z.number().min(1).max(86_400).default(30),
+});
+
 export const AgentConfigSchema = z.strictObject({
   site: SiteNameSchema,
   host: HostNameSchema.optional(),
@@ -96,7 +110,8 @@ export const AgentConfigSchema = z.strictObject({
   /** Exists only while this agent has completed a full sync; dnsmasq's drop-in refuses to start without it. */
   readyFile: absolutePath.optional(),
   purge: z.boolean().default(true),
-  pollIntervalSeconds: z.number().min(0.05).max(86_400).default(15),
+  /** Seconds between pointer reads (with a fast pointer, SSM is read on its own slower schedule). */
+  pollIntervalSeconds: z.number().min(0.05).max(86_400).default(5),
   pollJitter: z.number().min(0).max(1).default(0.2),
   service: ServiceConfigSchema.default({ mode: 'systemctl', unit: 'dnsmasq.service' }),
   /** Stop dnsmasq before the start-up purge, so it never serves from a half-built directory. */
@@ -122,6 +137,7 @@ export const AgentConfigSchema = z.strictObject({
   layout: LayoutSchema.default(PER_MAC),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   trust: TrustConfigSchema.default({ publicKeys: [] }),
+  fastPointer: FastPointerConfigSchema.default(FastPointerConfigSchema.parse({})),
 });
 
 export type AgentConfig = Omit<z.output<typeof AgentConfigSchema>, 'host' | 'statusFile' | 'lockFile' | 'readyFile'> & {

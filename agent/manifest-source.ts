@@ -7,12 +7,18 @@
  * Every outcome is a value: `verified`, `refused` (the store answered with something this agent must not apply:
  * the directory stays as it is, and the same pointer is not fetched again), or `unreachable` (retried). Every
  * check of a manifest's bytes (signature included) is in `verify` below.
+ *
+ * With a fast pointer (store/fast-pointer.ts) each poll reads it, and the SSM pointer only on a slower schedule
+ * (`pointerReads`); the fast one is a hint, followed only when it names a newer generation than SSM did, and then
+ * checked exactly like an SSM pointer. One it named and `fetch` refused is ignored from then on, so a forged or
+ * broken fast pointer cannot hold back what SSM says.
  */
 import { InputError } from '../core/errors.ts';
 import { type Manifest, type Pointer, verifyManifest } from '../core/manifest.ts';
 import { manifestKey } from '../store/layout.ts';
 import { type TrustStore, verifyManifestSignature } from '../core/signature.ts';
-import { readPointer } from '../store/pointer.ts';
+import type { SsmFallback } from '../store/fast-pointer.ts';
+import { decodePointer, readPointer } from '../store/pointer.ts';
 import type { Store } from '../store/store.ts';
 import { errorText } from './log.ts';
 
@@ -64,12 +70,51 @@ export function pointerRefusal(pointer: Pointer, site: string, applied: AppliedR
   return undefined;
 }
 
+/** The fast pointer's answer to one poll. `ignored`: present but not followed (not a pointer, or refused before). */
+export type FastRead = { kind: 'pointer'; pointer: Pointer } | { kind: 'absent' } | { kind: 'ignored'; reason: string } | { kind: 'unreachable'; error: string };
+
+/** Is an SSM read due this poll? Always at the first; then on the slow schedule, or the faster one while the fast pointer fails. */
+export function ssmReadDue(lastSsmAt: number | undefined, fast: FastRead, now: number, fallback: SsmFallback): boolean {
+  if (lastSsmAt === undefined) return true;
+  return now - lastSsmAt >= (fast.kind === 'pointer' ? fallback.intervalMs : fallback.retryMs);
+}
+
+/**
+ * Which pointer this poll yields. `ssm`: read this poll (undefined: not due); `lastSsm`: the last SSM answer that was
+ * a pointer or "unpublished"; `previous`: what the last poll yielded. The fast pointer wins only with a generation
+ * above SSM's; otherwise SSM's answer of this poll, else the previous answer (nothing new: the daemon does nothing).
+ */
+export function choosePointer(fast: FastRead, ssm: PointerRead | undefined, lastSsm: PointerRead | undefined, previous: PointerRead | undefined): PointerRead {
+  const authority = ssm && (ssm.kind === 'pointer' || ssm.kind === 'unpublished') ? ssm : lastSsm;
+  if (fast.kind === 'pointer' && (authority?.kind !== 'pointer' || fast.pointer.generation > authority.pointer.generation)) return { kind: 'pointer', pointer: fast.pointer };
+  if (ssm && (ssm.kind !== 'unreachable' || !previous)) return ssm;
+  if (previous) return previous;
+  if (fast.kind === 'pointer') return { kind: 'pointer', pointer: fast.pointer };
+  return { kind: 'unreachable', error: fast.kind === 'unreachable' ? fast.error : fast.kind === 'ignored' ? fast.reason : 'fast pointer absent and the SSM pointer not read' };
+}
+
+/** Add to a small insertion-ordered set, forgetting the oldest: a long-running agent keeps only recent pointers. */
+function remember(set: Set<string>, id: string, max = 32): void {
+  set.delete(id);
+  set.add(id);
+  if (set.size > max) set.delete(set.values().next().value!);
+}
+
 export class ManifestSource {
+  private lastSsmAt: number | undefined;
+  private lastSsm: PointerRead | undefined;
+  private previous: PointerRead | undefined;
+  /** Pointers the fast pointer named that fetch refused: ignored from then on (pointerId). */
+  private readonly refusedFast = new Set<string>();
+  /** The last pointers this source followed on the fast pointer's word (pointerId), so fetch knows a refusal is its. */
+  private readonly fromFast = new Set<string>();
+
   constructor(
     private readonly store: Store,
     readonly site: string,
     /** Keys this agent trusts; when any is configured, an unsigned or badly signed manifest is refused. */
     private readonly trust: TrustStore = NO_TRUST,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get description(): string {
@@ -77,6 +122,23 @@ export class ManifestSource {
   }
 
   async readPointer(): Promise<PointerRead> {
+    const fastPointer = this.store.fastPointer;
+    if (!fastPointer) return this.readSsm();
+    const fast = await this.readFast();
+    const now = this.now();
+    let ssm: PointerRead | undefined;
+    if (ssmReadDue(this.lastSsmAt, fast, now, fastPointer.fallback)) {
+      ssm = await this.readSsm();
+      this.lastSsmAt = now;
+      if (ssm.kind === 'pointer' || ssm.kind === 'unpublished') this.lastSsm = ssm;
+    }
+    const chosen = choosePointer(fast, ssm, this.lastSsm, this.previous);
+    if (fast.kind === 'pointer' && chosen.kind === 'pointer' && chosen.pointer === fast.pointer) remember(this.fromFast, pointerId(fast.pointer));
+    if (chosen.kind === 'pointer' || chosen.kind === 'unpublished') this.previous = chosen;
+    return chosen;
+  }
+
+  private async readSsm(): Promise<PointerRead> {
     try {
       const pointer = await readPointer(this.store, this.site);
       return pointer ? { kind: 'pointer', pointer } : { kind: 'unpublished' };
@@ -85,8 +147,36 @@ export class ManifestSource {
     }
   }
 
+  private async readFast(): Promise<FastRead> {
+    const fastPointer = this.store.fastPointer!;
+    let text: string | undefined;
+    try {
+      text = await fastPointer.read(this.site);
+    } catch (err) {
+      return { kind: 'unreachable', error: errorText(err) };
+    }
+    if (text === undefined) return { kind: 'absent' };
+    try {
+      const pointer = decodePointer(text, `${fastPointer.description} item ${this.site}`);
+      if (this.refusedFast.has(pointerId(pointer))) return { kind: 'ignored', reason: `generation ${pointer.generation} was refused before` };
+      return { kind: 'pointer', pointer };
+    } catch (err) {
+      return { kind: 'ignored', reason: errorText(err) };
+    }
+  }
+
   /** The exact version the pointer names, verified before anything is written. */
   async fetch(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
+    const fetched = await this.fetchVerified(pointer, applied);
+    if (fetched.kind === 'refused' && this.fromFast.has(pointerId(pointer))) {
+      // Refused like any pointer; and from now on the fast pointer's copy is ignored, so SSM's answer takes over.
+      remember(this.refusedFast, pointerId(pointer));
+      this.previous = this.lastSsm;
+    }
+    return fetched;
+  }
+
+  private async fetchVerified(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
     const refusal = pointerRefusal(pointer, this.site, applied);
     if (refusal) return { kind: 'refused', pointer, reason: refusal.message };
     try {

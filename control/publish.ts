@@ -43,7 +43,12 @@ export interface PublishResult {
   guard: GuardReport;
   /** The pointer lagged behind the object (a publish died between the two writes) and was moved. */
   pointerRepaired: boolean;
+  /** The store's fast pointer (agents' poll), written after the pointer; undefined when the store has none. */
+  fastPointer?: FastPointerWrite;
 }
+
+/** `error`: the fast pointer could not be written; the publish stands (agents still read the pointer, later). */
+export type FastPointerWrite = { written: true } | { written: false; reason: 'newer' } | { written: false; reason: 'error'; error: string };
 
 /** The current manifest object of a site, with its version; throws if it exists but is not valid. */
 export async function readCurrentManifest(store: Store, site: string) {
@@ -69,7 +74,9 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
     const kept = existing?.signature && existing.signature.sha256 === digest && existing.signature.keyId === req.signer?.keyId ? existing.signature : undefined;
     if (req.signer) pointer.signature = kept ?? (await signManifestDigest(req.signer, digest));
     const pointerRepaired = await movePointer(store, pointer, existing);
-    return { status: 'unchanged', manifest: current.manifest, pointer, guard, pointerRepaired };
+    // Every run, not only on a move: a fast pointer a failed write left behind is repaired by the next run.
+    const fastPointer = await writeFastPointer(store, pointer);
+    return { status: 'unchanged', manifest: current.manifest, pointer, guard, pointerRepaired, ...(fastPointer ? { fastPointer } : {}) };
   }
   const bytes = serializeManifest(next.manifest);
   const digest = sha256(bytes);
@@ -83,7 +90,21 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
   if (req.provenance) await store.putObject(provenanceKey(site), req.provenance(next.manifest), { contentType: 'application/json' });
   await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));
-  return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false };
+  const fastPointer = await writeFastPointer(store, pointer);
+  return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false, ...(fastPointer ? { fastPointer } : {}) };
+}
+
+/**
+ * After the pointer, never before: the fast pointer may lag the pointer, never lead it (agents fall back to the
+ * pointer on a schedule). Its failure does not fail the publish: the caller logs it.
+ */
+async function writeFastPointer(store: Store, pointer: Pointer): Promise<FastPointerWrite | undefined> {
+  if (!store.fastPointer) return undefined;
+  try {
+    return (await store.fastPointer.write(pointer)) ? { written: true } : { written: false, reason: 'newer' };
+  } catch (err) {
+    return { written: false, reason: 'error', error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** Move the pointer forward; never backwards (a slow publisher must not undo a newer one). */

@@ -83,6 +83,11 @@ export function makeComputeHandler(deps: ComputeDeps) {
         exportKey: r.exportKey,
       });
     }
+    const fast = r.published.fastPointer;
+    if (fast && !fast.written && fast.reason === 'error') {
+      // The publish stands: agents see it at their next SSM read instead of their next poll.
+      logger.warn('fast pointer not written; agents fall back to the SSM pointer', { generation: m.generation, error: fast.error });
+    }
     logger.info(published ? 'published' : 'unchanged', {
       generation: m.generation,
       versionId: r.published.pointer.versionId,
@@ -97,6 +102,7 @@ export function makeComputeHandler(deps: ComputeDeps) {
       deny: m.policy.deny.length,
       unknownHosts: m.policy.unknownHosts,
       pointerRepaired: r.published.pointerRepaired,
+      fastPointer: fast ? (fast.written ? 'written' : fast.reason) : null,
       signedBy: r.published.pointer.signature?.keyId ?? null,
       agents: lag.agents,
       agentsBehind: lag.behind,

@@ -1,6 +1,7 @@
 /** Everything that exists once per site. */
 import { ArnFormat, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,6 +30,8 @@ export interface PxeFilterSiteProps {
   projectRoot: string;
   /** Signs every manifest this site's compute publishes. */
   signingKey: kms.IKey;
+  /** The fast pointers' table: this site's compute writes its item, its agents read it. */
+  fastPointers: dynamodb.ITable;
 }
 
 /** The newest Node.js runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants the latest). */
@@ -90,6 +93,7 @@ export class PxeFilterSite extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ sid: 'MovePointer', actions: ['ssm:PutParameter'], resources: [parameterArn(pointerParameter(name))] }));
     // Not key.grant(): that may also write the key policy, which names this role (a dependency cycle).
     role.addToPolicy(new iam.PolicyStatement({ sid: 'SignManifests', actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [props.signingKey.keyArn] }));
+    role.addToPolicy(fastPointerStatement('WriteFastPointer', 'dynamodb:PutItem', props.fastPointers, name));
     this.computeRole = role;
 
     this.compute = new nodejs.NodejsFunction(this, 'Compute', {
@@ -114,6 +118,7 @@ export class PxeFilterSite extends Construct {
         BUCKET: bucket.bucketName,
         ACK_GRACE_SECONDS: String(site.ackGraceMinutes * 60),
         SIGNING_KEY_ARN: props.signingKey.keyArn,
+        FAST_POINTER_TABLE: props.fastPointers.tableName,
         POWERTOOLS_SERVICE_NAME: COMPUTE_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
@@ -152,6 +157,7 @@ export class PxeFilterSite extends Construct {
       description: `pxe-filter agents of site ${name}: read pointer + manifests, write own acks`,
       statements: [
         new iam.PolicyStatement({ sid: 'ReadPointer', actions: ['ssm:GetParameter'], resources: [parameterArn(pointerParameter(name))] }),
+        fastPointerStatement('ReadFastPointer', 'dynamodb:GetItem', props.fastPointers, name),
         new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [objects(manifestsPrefix)] }),
         // With an identity tag, each agent reaches its own ack only: the key is filled in by IAM from the session
         // (a session without the tag matches nothing), so one host cannot overwrite another's and hide it.
@@ -272,6 +278,11 @@ export class PxeFilterSite extends Construct {
     new CfnOutput(this, 'AgentPolicyArn', { value: this.agentPolicy.managedPolicyArn, description: `managed policy for the agents of ${name}` });
     new CfnOutput(this, 'ExporterRoleArn', { value: this.exporterRole.roleArn, description: `role for the exporter of ${name}` });
   }
+}
+
+/** One action on one site's item of the fast-pointer table: the partition key must be the site (LeadingKeys). */
+function fastPointerStatement(sid: string, action: string, table: dynamodb.ITable, site: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid, actions: [action], resources: [table.tableArn], conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [site] } } });
 }
 
 function principals(arns: readonly string[]): iam.IPrincipal {

@@ -6,6 +6,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -13,7 +14,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { FAST_POINTER_KEY, fastPointerTable } from '../store/layout.ts';
 import type { DeployConfig } from './config.ts';
+import { SigningPublicKey } from './signing-public-key.ts';
 import { PxeFilterSite } from './site.ts';
 
 export interface PxeFilterStackProps extends StackProps {
@@ -28,6 +31,7 @@ export class PxeFilterStack extends Stack {
   readonly failures: sqs.Queue;
   readonly alarmTopic: sns.Topic;
   readonly signingKey: kms.Key;
+  readonly fastPointers: dynamodb.Table;
   readonly sites: PxeFilterSite[];
 
   constructor(scope: Construct, id: string, props: PxeFilterStackProps) {
@@ -100,6 +104,19 @@ export class PxeFilterStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The fast pointers (docs/deploy.md, "Fleet scale"): one item per site, a copy of its SSM pointer that agents
+    // poll every few seconds (SSM's standard throughput cannot serve a fleet at that rate). On-demand: billed per
+    // read, nothing when idle. Its name follows the stack's, so agents of the default stack need no setting.
+    this.fastPointers = new dynamodb.Table(this, 'FastPointers', {
+      tableName: fastPointerTable(this.stackName),
+      partitionKey: { name: FAST_POINTER_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Only copies: every compute run rewrites its site's item from the SSM pointer.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
     this.sites = cfg.sites.map(
       (site) =>
         new PxeFilterSite(this, `Site-${site.name}`, {
@@ -110,6 +127,7 @@ export class PxeFilterStack extends Stack {
           logRetentionDays: cfg.logRetentionDays,
           projectRoot: props.projectRoot,
           signingKey: this.signingKey,
+          fastPointers: this.fastPointers,
         }),
     );
 
@@ -125,15 +143,15 @@ export class PxeFilterStack extends Stack {
         conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...this.sites.map((s) => s.computeRole.roleArn), ...cfg.signerPrincipalArns] } },
       }),
     );
-    // CloudFormation cannot output the public key itself: AWS::KMS::Key has no attribute for it, and it exists only
-    // once KMS made the key at deploy time (synth is offline). The command prints the PEM agents pin.
     new CfnOutput(this, 'SigningKeyArn', { value: this.signingKey.keyArn, description: 'KMS key that signs manifests (ECC_NIST_P256)' });
-    new CfnOutput(this, 'SigningPublicKeyCommand', {
-      value: `aws kms get-public-key --key-id ${this.signingKey.keyArn} --query PublicKey --output text | base64 -d | openssl pkey -pubin -inform DER -out pxe-filter-kms.pub`,
-      description: 'writes the PEM public key that agents trust (trust.publicKeys / --trust-key)',
-    });
+    // The PEM agents pin (trust.publicKeys / --trust-key): read from KMS at deploy time by a custom resource, since
+    // AWS::KMS::Key has no attribute for it. Public, but pin it by configuration management, never fetch it at run time.
+    const publicKey = new SigningPublicKey(this, 'SigningPublicKey', { signingKey: this.signingKey, projectRoot: props.projectRoot, logRetentionDays: cfg.logRetentionDays });
+    new CfnOutput(this, 'SigningPublicKeyPem', { value: publicKey.pem, description: 'PEM public key of the signing key: what agents trust (trust.publicKeys / --trust-key)' });
+    new CfnOutput(this, 'SigningKeyId', { value: publicKey.keyId, description: 'sha256 of the DER public key: the keyId in every pointer signature' });
     // What every agent's and exporter's settings name (docs/install.md): `store: s3://<BucketName>` and `region`.
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'the store: s3://<this> in /etc/pxe-filter/agent.json (store) and the exporter\'s --to' });
+    new CfnOutput(this, 'FastPointerTable', { value: this.fastPointers.tableName, description: 'fastPointer.table in /etc/pxe-filter/agent.json (the default fits the default stack name)' });
     new CfnOutput(this, 'Region', { value: this.region, description: 'the store\'s region: region in /etc/pxe-filter/agent.json, AWS_REGION for the exporter' });
 
     // S3 notifications are set by a CDK-provided custom resource (a singleton Lambda) at deploy time.

@@ -82,7 +82,7 @@ existed_hostsdir=no; [ -d "$hostsdir" ] && existed_hostsdir=yes
 mkdir -p "$hostsdir" /var/lib/pxe-filter
 echo '52:54:00:00:00:01,ignore' >"$hostsdir/52-54-00-00-00-01"
 echo '{"site":"dc1","generation":3,"sha256":"x","appliedAt":"2026-01-01T00:00:00.000Z"}' >/var/lib/pxe-filter/state.json
-sed -i 's/"pollIntervalSeconds": 15/"pollIntervalSeconds": 20/' /etc/pxe-filter/agent.json
+sed -i 's/"pollIntervalSeconds": 5/"pollIntervalSeconds": 20/' /etc/pxe-filter/agent.json
 sums_before=$(md5sum "$hostsdir/52-54-00-00-00-01" /var/lib/pxe-filter/state.json /etc/pxe-filter/agent.json)
 ansible-playbook -i localhost, -c local docs/ansible/pxe-filter.yml -e "pxe_filter_deb=$tmp/pxe-filter_${version}+ci1_${arch}.deb" -e pxe_filter_configure=false -e ansible_become=false >"$tmp/ansible.log" \
   || { cat "$tmp/ansible.log"; fail "ansible-playbook"; }

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand, SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
 import { InputError } from '../core/errors.ts';
+import type { FastPointer } from './fast-pointer.ts';
 import { type ObjectSummary, PreconditionFailedError, type PutCondition, type PutResult, type Store, type StoredObject } from './store.ts';
 
 /** Attempts per call, first one included: enough to ride out a throttling burst, bounded for a Lambda timeout. */
@@ -57,9 +58,10 @@ export class AwsStore implements Store {
     readonly bucket: string,
     private readonly s3: S3Client = makeS3Client(),
     private readonly ssm: SSMClient = makeSsmClient(),
+    readonly fastPointer?: FastPointer,
   ) {
     if (!BUCKET_NAME.test(bucket)) throw new InputError('bucket', bucket, 'not an S3 bucket name');
-    this.description = `s3://${bucket} + SSM`;
+    this.description = `s3://${bucket} + SSM${fastPointer ? ` + ${fastPointer.description}` : ''}`;
   }
 
   async getObject(key: string, versionId?: string): Promise<StoredObject | undefined> {

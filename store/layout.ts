@@ -7,6 +7,13 @@ export const acksPrefix = (site: string) => `acks/${site}/`;
 export const ackKey = (site: string, host: string) => `acks/${site}/${host}.json`;
 export const pointerParameter = (site: string) => `/pxe-filter/${site}/current`;
 export const settingsParameter = (site: string) => `/pxe-filter/${site}/settings`;
+/**
+ * The fast pointers' DynamoDB table (store/fast-pointer.ts): `<stack name>-pointers`, so agents of the default
+ * stack (PxeFilter) need no setting. One item per site, keyed by FAST_POINTER_KEY.
+ */
+export const fastPointerTable = (stackName: string) => `${stackName}-pointers`;
+export const DEFAULT_FAST_POINTER_TABLE = fastPointerTable('PxeFilter');
+export const FAST_POINTER_KEY = 'site';
 
 /** Export bundles are named by time so that the newest sorts last. */
 export function exportKey(site: string, at: Date): string {

@@ -3,6 +3,8 @@
  * It is deliberately the intersection of what S3 and SSM do: versioned objects with conditional writes,
  * and named string parameters.
  */
+import type { FastPointer } from './fast-pointer.ts';
+
 export interface StoredObject {
   key: string;
   versionId: string;
@@ -35,6 +37,11 @@ export class PreconditionFailedError extends Error {
 export interface Store {
   /** Human description for logs and summaries ("local store at …", "s3://bucket + SSM"). */
   readonly description: string;
+  /**
+   * A cheap copy of the pointer parameters that agents poll (fast-pointer.ts): the publisher writes it after the
+   * parameter, agents read it first. Absent: the parameter is the only pointer (the local store: a file read).
+   */
+  readonly fastPointer?: FastPointer;
   /** The current version, or a given one. `undefined` when absent. */
   getObject(key: string, versionId?: string): Promise<StoredObject | undefined>;
   putObject(key: string, bytes: Uint8Array, options?: { condition?: PutCondition; contentType?: string }): Promise<PutResult>;

@@ -26,7 +26,7 @@ export async function checkHostsdir(config: AgentConfig): Promise<AgentConfig> {
 /** Runs the daemon until SIGTERM/SIGINT (resolves) or a fatal error (rejects: exit 1). */
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, site: config.site, host: config.host });
-  const store = await openStore(config.store, { region: config.region });
+  const store = await openStore(config.store, { region: config.region, fastPointer: config.fastPointer });
   const service = serviceControl(config.service);
   // The directory's lock first (any writer: `agent once`, another daemon with another state file), then the
   // state file's (another daemon on the same state file but another directory).
@@ -54,7 +54,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
 
 /** The plan as text or JSON, and whether anything is pending (for `--detailed-exitcode`). */
 export async function planCommand(config: AgentConfig, json: boolean): Promise<{ text: string; pending: boolean }> {
-  const store = await openStore(config.store, { region: config.region });
+  const store = await openStore(config.store, { region: config.region, fastPointer: config.fastPointer });
   const applied = await readAgentState(config.stateFile);
   const current = await new ManifestSource(store, config.site, trustStoreOf(config.trust.publicKeys)).current(applied);
   if (!current) throw new InputError('pointer', config.site, 'no manifest published for this site');
@@ -96,7 +96,7 @@ export async function statusCommand(config: AgentConfig, now: Date): Promise<{ h
   const facts = await gatherStatus(status, {
     serviceActive: () => service.isRunning(),
     published: async () => {
-      const store = await openStore(config.store, { region: config.region });
+      const store = await openStore(config.store, { region: config.region, fastPointer: config.fastPointer });
       const read = await new ManifestSource(store, config.site, trustStoreOf(config.trust.publicKeys)).readPointer();
       if (read.kind === 'unpublished') return undefined;
       if (read.kind !== 'pointer') throw new Error(read.kind === 'refused' ? `pointer refused: ${read.reason}` : read.error);

@@ -108,7 +108,7 @@ async function readManifest(o: AgentOnceOptions): Promise<{ manifest: Manifest; 
     import('../../agent/state-file.ts'),
   ]);
   // The config's trusted keys (--trust-key replaces them, as for the daemon): the pointer's signature is checked.
-  const source = new ManifestSource(await openStore(config.store, { region: config.region }), config.site, trustStoreOf(config.trust.publicKeys));
+  const source = new ManifestSource(await openStore(config.store, { region: config.region, fastPointer: config.fastPointer }), config.site, trustStoreOf(config.trust.publicKeys));
   const current = await source.current(await readAgentState(config.stateFile));
   if (!current) throw new InputError('pointer', config.site, `no manifest published for this site in ${config.store}`);
   const applied = { site: config.site, generation: current.manifest.generation, sha256: current.pointer.sha256, appliedAt: new Date().toISOString() };

@@ -35,5 +35,9 @@ export function registerRollback(program: Command): void {
           ? `published generation ${m.generation} with the policy of generation ${r.from.generation}`
           : `generation ${m.generation} already has the policy of generation ${r.from.generation}; nothing published`;
       process.stdout.write(`${what} (allow ${m.policy.allow.length}, deny ${m.policy.deny.length}, unknown hosts ${m.policy.unknownHosts}) in ${store.description}\n`);
+      const fast = r.published.fastPointer;
+      if (fast && !fast.written && fast.reason === 'error') {
+        process.stderr.write(`warning: fast pointer not written (${fast.error}); agents see generation ${m.generation} at their next SSM pointer read (fastPointer.ssmIntervalSeconds)\n`);
+      }
     });
 }

@@ -20,7 +20,8 @@ describe('agent config', () => {
     expect(c.lockFile).toBe('/var/lib/pxe-filter/agent.lock');
     expect(c.statusFile).toBe('/var/lib/pxe-filter/status.json');
     expect(c.purge).toBe(true);
-    expect(c.pollIntervalSeconds).toBe(15);
+    expect(c.pollIntervalSeconds).toBe(5); // with the fast pointer: 10 s p95 to see a new generation (docs/deploy.md)
+    expect(c.fastPointer).toEqual({ table: 'PxeFilter-pointers', ssmIntervalSeconds: 300, ssmRetrySeconds: 30 });
     expect(c.service).toEqual({ mode: 'systemctl', unit: 'dnsmasq.service' });
     expect(c.apply.reloadAboveOperations).toBe(4000);
   });
@@ -69,6 +70,9 @@ describe('agent config', () => {
     [{ ...base, service: { mode: 'command', start: 'a' } }, /service.stop/],
     [{ ...base, host: '../etc' }, /host/],
     [{ ...base, apply: { batchSize: -1 } }, /apply.batchSize/],
+    [{ ...base, fastPointer: { table: 'no spaces allowed' } }, /fastPointer\.table.*not a DynamoDB table name/],
+    [{ ...base, fastPointer: { ssmIntervalSeconds: 0 } }, /fastPointer\.ssmIntervalSeconds/],
+    [{ ...base, fastPointer: { ssmRetrySecs: 5 } }, /fastPointer.*ssmRetrySecs/],
     [[1, 2], /expected a JSON object/],
   ])('refuses bad input with one error naming the field (%#)', (doc, field) => {
     let err: unknown;

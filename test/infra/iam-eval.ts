@@ -74,6 +74,12 @@ export function allows(statements: Statement[], resources: Record<string, { Type
     if (!asArray(s.Action).some((a) => glob(a, action))) return false;
     if (!asArray(s.Resource).some((r) => matchesResource(resolve(r, resources), resource, context))) return false;
     for (const [op, kv] of Object.entries(s.Condition ?? {})) {
+      if (op === 'ForAllValues:StringEquals') {
+        // Multi-valued keys (dynamodb:LeadingKeys): every value of the request must be listed; as in IAM, a request
+        // without the key satisfies it (the context here always names the one value a GetItem/PutItem carries).
+        if (!Object.entries(kv).every(([key, want]) => context[key] === undefined || asArray(want).includes(context[key]!))) return false;
+        continue;
+      }
       if (op !== 'StringLike' && op !== 'StringEquals') return false;
       for (const [key, want] of Object.entries(kv)) {
         const got = context[key];

@@ -174,8 +174,9 @@ describe('CDK stack: least privilege per site', () => {
     expect(may('s3:GetObject', obj('exports/dc1/x.json'))).toBe(false);
     expect(may('ssm:PutParameter', param('/pxe-filter/dc1/current'))).toBe(false);
     expect(may('s3:ListBucket', `arn:aws:s3:::${BUCKET}`)).toBe(false);
-    // Exactly three statements and five actions: read pointer, read manifests (2), write acks.
-    expect(a.flatMap((s) => [s.Action].flat()).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 'ssm:GetParameter']);
+    // Exactly these actions: read the pointer and its fast copy (its site's item only: test/infra/fast-pointer.test.ts),
+    // read manifests (2), write acks.
+    expect(a.flatMap((s) => [s.Action].flat()).sort()).toEqual(['dynamodb:GetItem', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 'ssm:GetParameter']);
   });
 
   it('the exporter of a site may put, list and read that site\'s exports, and nothing else', () => {

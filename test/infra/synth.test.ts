@@ -45,9 +45,22 @@ describe('npx cdk synth (offline, real bundling)', () => {
     expect(acks.every((a) => a.reason.length >= 40)).toBe(true);
 
     const assets = readdirSync(join(out, 'cdk.out')).filter((d) => d.startsWith('asset.') && existsSync(join(out, 'cdk.out', d, 'index.mjs')));
-    expect(assets).toHaveLength(1); // both sites share one bundle
-    const bundle = join(out, 'cdk.out', assets[0]!, 'index.mjs');
+    // Two bundles of ours: the compute (both sites share it) and the signing key's PEM custom resource.
+    expect(assets).toHaveLength(2);
+    const assetOf = (pred: (env: Record<string, unknown>) => boolean) => {
+      const fns = Object.values(template.Resources).filter((x) => x.Type === 'AWS::Lambda::Function') as unknown as { Properties: { Code: { S3Key?: string }; Environment?: { Variables: Record<string, unknown> } } }[];
+      const keys = new Set(fns.filter((f) => pred(f.Properties.Environment?.Variables ?? {})).map((f) => String(f.Properties.Code.S3Key).replace(/\.zip$/, '')));
+      expect(keys.size).toBe(1);
+      return join(out, 'cdk.out', `asset.${[...keys][0]!}`, 'index.mjs');
+    };
+    const bundle = assetOf((e) => 'SITE' in e);
     expect(readFileSync(bundle, 'utf8').startsWith('import { createRequire')).toBe(true);
+    const pemBundle = assets.map((a) => join(out, 'cdk.out', a, 'index.mjs')).find((b) => b !== bundle)!;
+    // The PEM handler's bundle loads by itself and answers a Delete without calling KMS (nothing to undo).
+    const pemProbe = join(out, 'pem-probe.mjs');
+    writeFileSync(pemProbe, `const m = await import(${JSON.stringify(pemBundle)}); process.stdout.write('RESULT ' + JSON.stringify(await m.handler({ RequestType: 'Delete', PhysicalResourceId: 'arn:k', ResourceProperties: {} })) + '\\n');`);
+    const pp = await run(process.execPath, [pemProbe], { env: { ...env, AWS_REGION: 'eu-west-1' } });
+    expect(pp.stdout).toContain('RESULT {"PhysicalResourceId":"arn:k"}');
 
     // Load the ESM bundle in a fresh Node (as Lambda does) and hand it an event for another site: it must throw
     // the clear InputError (proving the bundle resolves all its modules), and emit its EMF line.

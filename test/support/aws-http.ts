@@ -1,5 +1,5 @@
 /**
- * FakeAws served over loopback HTTP in the S3 (REST/XML, path-style) and SSM (JSON 1.1) wire formats, so that
+ * FakeAws served over loopback HTTP in the S3 (REST/XML, path-style), SSM (JSON 1.1) and DynamoDB (JSON 1.0) wire formats, so that
  * real SDK clients run their whole stack against it: signing, retries with backoff, (de)serialisation.
  * Only the calls the control plane makes are served. `faults` injects throttling/5xx per operation.
  */
@@ -7,7 +7,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import type { FakeAws } from './fake-aws.ts';
 
-export type Operation = 'GetObject' | 'PutObject' | 'ListObjectsV2' | 'GetParameter' | 'PutParameter';
+export type Operation = 'GetObject' | 'PutObject' | 'ListObjectsV2' | 'GetParameter' | 'PutParameter' | 'GetItem' | 'PutItem';
 export type Fault = 'SlowDown' | 'InternalError' | 'ThrottlingException';
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -49,6 +49,7 @@ export class AwsHttp {
   private async handle(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('DynamoDB_20120810.')) return this.dynamodb(target.slice('DynamoDB_20120810.'.length) as Operation, JSON.parse(body.toString('utf8')) as Record<string, unknown>, res);
     if (typeof target === 'string' && target.startsWith('AmazonSSM.')) return this.ssm(target.slice('AmazonSSM.'.length) as Operation, JSON.parse(body.toString('utf8')) as Record<string, unknown>, res);
     const [, bucket, ...rest] = url.pathname.split('/');
     if (bucket !== this.bucket) return void res.writeHead(404).end();
@@ -99,12 +100,28 @@ export class AwsHttp {
     }
   }
 
+  private dynamodb(op: Operation, input: Record<string, unknown>, res: ServerResponse): void {
+    if (this.fault(op, res, 'dynamodb')) return;
+    const reply = (status: number, doc: unknown) => {
+      const text = JSON.stringify(doc);
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) }).end(text);
+    };
+    try {
+      reply(200, op === 'GetItem' ? this.fake.getItem(input as never) : op === 'PutItem' ? this.fake.putItem(input as never) : {});
+    } catch (err) {
+      reply(400, { __type: `com.amazonaws.dynamodb.v20120810#${(err as Error).name}`, message: (err as Error).message });
+    }
+  }
+
   /** Record the request; answer the next injected fault for this operation, if any. */
-  private fault(op: Operation, res: ServerResponse, protocol: 's3' | 'ssm'): boolean {
+  private fault(op: Operation, res: ServerResponse, protocol: 's3' | 'ssm' | 'dynamodb'): boolean {
     this.requests.push(op);
     const fault = this.faults.get(op)?.shift();
     if (!fault) return false;
-    if (protocol === 'ssm') {
+    if (protocol === 'dynamodb') {
+      const text = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault === 'InternalError' ? 'InternalServerError' : fault}`, message: 'injected' });
+      res.writeHead(fault === 'InternalError' ? 500 : 400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) }).end(text);
+    } else if (protocol === 'ssm') {
       const text = JSON.stringify({ __type: fault === 'InternalError' ? 'InternalServerError' : fault, message: 'injected' });
       res.writeHead(fault === 'InternalError' ? 500 : 400, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text) }).end(text);
     } else {

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { type AttributeValue, ConditionalCheckFailedException, DynamoDBClient, DynamoDBServiceException, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 
 type PutInput = { Key: string; Body: Uint8Array | string; IfMatch?: string; IfNoneMatch?: string; ContentType?: string };
 
@@ -33,9 +34,20 @@ export function ssmError(name: string, status: number): SSMServiceException {
   return new SSMServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
 }
 
+export function ddbError(name: string, status: number): DynamoDBServiceException {
+  return new DynamoDBServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+}
+
+type DdbPut = { TableName: string; Item: Record<string, AttributeValue>; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, AttributeValue> };
+const itemKey = (table: string, key: Record<string, AttributeValue>) => `${table}/${key.site?.S ?? JSON.stringify(key)}`;
+
 export class FakeAws {
   readonly objects = new Map<string, Version[]>(); // newest last
   readonly parameters = new Map<string, string>();
+  /** DynamoDB items by `table/partition key value` (the fast pointers' table: partition key `site`). */
+  readonly items = new Map<string, Record<string, AttributeValue>>();
+  /** Every call, in order, across the three services: what ran before what. */
+  readonly calls: string[] = [];
   /** Small pages so that every listing paginates. */
   pageSize = 2;
   private clock = Date.parse('2026-11-25T20:00:00Z');
@@ -43,6 +55,8 @@ export class FakeAws {
   readonly ssm = new SSMClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   readonly s3Mock = mockClient(this.s3);
   readonly ssmMock = mockClient(this.ssm);
+  readonly ddb = new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  readonly ddbMock = mockClient(this.ddb);
 
   constructor() {
     this.install();
@@ -54,6 +68,9 @@ export class FakeAws {
     const ssm = this.ssmMock;
     s3.reset();
     ssm.reset();
+    this.ddbMock.reset();
+    this.ddbMock.on(GetItemCommand).callsFake((input: { TableName: string; Key: Record<string, AttributeValue> }) => this.getItem(input));
+    this.ddbMock.on(PutItemCommand).callsFake((input: DdbPut) => this.putItem(input));
     s3.on(GetObjectCommand).callsFake((input: { Key: string; VersionId?: string }) => this.getObject(input));
     s3.on(PutObjectCommand).callsFake((input: PutInput) => this.putObject(input));
     s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; ContinuationToken?: string }) => this.listObjectsV2(input));
@@ -125,12 +142,14 @@ export class FakeAws {
   }
 
   getParameter(input: { Name: string }) {
+      this.calls.push(`GetParameter ${input.Name}`);
       const value = this.parameters.get(input.Name);
       if (value === undefined) throw ssmError('ParameterNotFound', 400);
       return { Parameter: { Name: input.Name, Value: value, Type: 'String' } };
   }
 
   putParameter(input: { Name: string; Value: string; Overwrite?: boolean }) {
+      this.calls.push(`PutParameter ${input.Name}`);
       if (this.parameters.has(input.Name) && !input.Overwrite) throw ssmError('ParameterAlreadyExists', 400);
       this.parameters.set(input.Name, input.Value);
       return { Version: 1 };
@@ -146,8 +165,32 @@ export class FakeAws {
     ]);
   }
 
+  getItem(input: { TableName: string; Key: Record<string, AttributeValue> }) {
+    this.calls.push(`GetItem ${input.TableName}`);
+    const item = this.items.get(itemKey(input.TableName, input.Key));
+    return item ? { Item: item } : {};
+  }
+
+  /** PutItem with the one condition form the store writes: `attribute_not_exists(#n) OR #n <= :v` (numbers). */
+  putItem(input: DdbPut) {
+    this.calls.push(`PutItem ${input.TableName}`);
+    const key = itemKey(input.TableName, { site: input.Item.site! });
+    const current = this.items.get(key);
+    if (input.ConditionExpression !== undefined) {
+      if (input.ConditionExpression !== 'attribute_not_exists(#g) OR #g <= :g') throw new Error(`fake DynamoDB: unsupported condition ${input.ConditionExpression}`);
+      const attr = input.ExpressionAttributeNames!['#g']!;
+      const have = current?.[attr]?.N;
+      if (have !== undefined && Number(have) > Number(input.ExpressionAttributeValues![':g']!.N)) {
+        throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+      }
+    }
+    this.items.set(key, input.Item);
+    return {};
+  }
+
   restore(): void {
     this.s3Mock.restore();
     this.ssmMock.restore();
+    this.ddbMock.restore();
   }
 }
