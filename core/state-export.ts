@@ -78,36 +78,56 @@ export function buildStateExport(site: string, state: InspectionState, now: Date
 }
 
 /**
- * The full export's inventory with the state export's reading of who is being inspected. Nodes and
- * introspections the full export knows keep their other details (names, interfaces; for provenance); a node it
- * listed as inspecting that the state no longer names has left inspection: its provision state is unknown here,
- * so it is dropped from the node list (which only ever opens the filter for nodes listed as inspecting). A node
- * the state names that the full export lacks is added: it opens the wildcard at once; its ports come with the next
- * full export, which the watcher takes at once when it sees such a node.
+ * The full export's inventory with the state export's reading of who is being inspected. The nodes the state
+ * names are listed with the state's provision state and interface; the other nodes the full export listed as not
+ * inspecting keep theirs; a node it listed as inspecting that the state no longer names has left inspection: its
+ * provision state is unknown here, so it is dropped from the node list (which only opens the filter for nodes listed
+ * as inspecting). A node the state names that the full export lacks opens the wildcard at once; its ports come with
+ * the next full export, which the watcher takes at once when it sees such a node. Introspections the state does not
+ * name as unfinished count as finished.
  */
 export function combineWithState<T extends ParsedExport>(full: T, state: StateExport): T {
-  const stateNodes = new Map(state.nodes.map((n) => [n.uuid, n]));
   let nodes: Node[] | undefined;
   if (full.nodes || state.nodes.length > 0) {
-    nodes = [];
-    for (const n of full.nodes ?? []) {
-      const now = stateNodes.get(n.uuid);
-      if (now) nodes.push({ uuid: n.uuid, provisionState: now.provisionState, inspectInterface: now.inspectInterface });
-      else if (!INSPECTING_STATES.has(n.provisionState)) nodes.push(n);
-    }
-    const known = new Set((full.nodes ?? []).map((n) => n.uuid));
-    for (const n of state.nodes) if (!known.has(n.uuid)) nodes.push({ uuid: n.uuid, provisionState: n.provisionState, inspectInterface: n.inspectInterface });
+    const base = nodeIndex(full.nodes ?? []);
+    const named = new Set(state.nodes.map((n) => n.uuid));
+    nodes = base.notInspecting.filter((n) => !named.has(n.uuid));
+    for (const n of state.nodes) nodes.push({ uuid: n.uuid, provisionState: n.provisionState, inspectInterface: n.inspectInterface });
   }
   let introspections: Introspection[] | undefined = full.introspections;
   if (state.introspection) {
     const unfinished = new Set(state.introspection);
     // Not unfinished any more: finished, or its status deleted; either way not being inspected.
-    introspections = (full.introspections ?? []).map((i) => ({ uuid: i.uuid, finished: !unfinished.has(i.uuid) }));
-    const known = new Set(introspections.map((i) => i.uuid));
-    for (const u of state.introspection) if (!known.has(u)) introspections.push({ uuid: u, finished: false });
+    introspections = finishedIndex(full.introspections ?? []).filter((i) => !unfinished.has(i.uuid));
+    for (const u of state.introspection) introspections.push({ uuid: u, finished: false });
   }
   const { nodes: _n, introspections: _i, ...rest } = full;
   return { ...rest, ...(nodes ? { nodes } : {}), ...(introspections ? { introspections } : {}) } as T;
+}
+
+/*
+ * A state export is combined with the same full export many times (every few seconds, in a warm process that keeps
+ * the parsed full export): what only depends on the full export's lists is derived once per list.
+ */
+const nodeIndexes = new WeakMap<readonly Node[], { notInspecting: readonly Node[] }>();
+const finishedIndexes = new WeakMap<readonly Introspection[], readonly Introspection[]>();
+
+function nodeIndex(nodes: readonly Node[]) {
+  let index = nodeIndexes.get(nodes);
+  if (!index) {
+    index = { notInspecting: nodes.filter((n) => !INSPECTING_STATES.has(n.provisionState)) };
+    nodeIndexes.set(nodes, index);
+  }
+  return index;
+}
+
+function finishedIndex(list: readonly Introspection[]): readonly Introspection[] {
+  let all = finishedIndexes.get(list);
+  if (!all) {
+    all = list.map((i) => ({ uuid: i.uuid, finished: true }));
+    finishedIndexes.set(list, all);
+  }
+  return all;
 }
 
 /** A state export must be of the site whose prefix it is under. */
