@@ -6,7 +6,7 @@
  * Run: npx tsx bench/state-compute.ts [--ports 100000] [--runs 20]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { computeSite } from '../control/compute-site.ts';
@@ -33,6 +33,9 @@ try {
   const coldMs = performance.now() - t;
   const published: number[] = [];
   const unchanged: number[] = [];
+  // CPU time too: on a shared machine wall time mostly measures the other processes (report both).
+  const publishedCpu: number[] = [];
+  const unchangedCpu: number[] = [];
   for (let i = 1; i <= 2 * runs; i++) {
     // Odd runs: another node enters inspection (a new generation, provenance included: the expensive outcome).
     // Even runs: a node whose inspect interface the site does not support enters too (the policy stays: no publish).
@@ -43,8 +46,11 @@ try {
     const state = buildStateExport(site, { nodes }, at, cold.exportKey);
     await store.putObject(stateExportKey(site, at), new TextEncoder().encode(JSON.stringify(state)));
     t = performance.now();
+    const cpu = process.cpuUsage();
     const r = await computeSite({ store, site, now: now() });
     (i % 2 ? published : unchanged).push(performance.now() - t);
+    const used = process.cpuUsage(cpu);
+    (i % 2 ? publishedCpu : unchangedCpu).push((used.user + used.system) / 1000);
     if (r.published.status !== (i % 2 ? 'published' : 'unchanged') || r.stateExportKey === undefined) throw new Error(`run ${i}: unexpected ${r.published.status}`);
   }
   const stats = (times: number[]) => {
@@ -60,7 +66,11 @@ try {
       fullExportBytes: full.length,
       coldMs: Math.round(coldMs),
       warmUnchangedMs: stats(unchanged),
+      warmUnchangedCpuMs: stats(unchangedCpu),
       warmPublishedMs: stats(published),
+      warmPublishedCpuMs: stats(publishedCpu),
+      loadAverage1m: Number(loadavg()[0]!.toFixed(1)),
+      cpus: cpus().length,
       cacheHits: exportCache.hits,
       cacheMisses: exportCache.misses,
     }),
