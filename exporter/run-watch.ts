@@ -8,6 +8,7 @@
  * connection (token, catalogue) is made again. After `giveUpAfterMs` of continuous failure the run ends with a
  * WatchGaveUpError, so that the service manager restarts it and shows the failure.
  */
+import { ConfigError, InputError } from '../core/errors.ts';
 import { parseIntrospections, parseNodes } from '../core/ironic-exports.ts';
 import { stateOfExport } from '../core/state-export.ts';
 import { type CollectOptions, collectExport, collectState } from './collect.ts';
@@ -70,6 +71,8 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchState> {
       if (s.failures > 0) o.log('watch.recovered', { afterFailures: s.failures, failingForMs: now().getTime() - (s.failingSince ?? now().getTime()) });
       s = decided.state;
     } catch (err) {
+      // The operator's mistake (an option, the configuration), not the service's: retrying cannot fix it.
+      if (err instanceof InputError || err instanceof ConfigError) throw err;
       const f = afterFailure(s, now().getTime(), o);
       s = f.state;
       conn = undefined; // connect again: a token may have expired, the catalogue may have moved

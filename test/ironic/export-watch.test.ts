@@ -198,4 +198,11 @@ describe('export --watch against a real Ironic + ironic-inspector', () => {
     expect(res.stderr).toMatch(/"msg":"watch.failed"/);
     expect(await new LocalStore(dir).listObjects('exports/')).toEqual([]);
   }, 60_000);
+
+  it('a bad option is the operator\'s error: exit 2 at once, not retried (systemd does not restart it either)', async () => {
+    const res = await pxeFilter(['export', '--watch', '--site', SITE, '--ironic-url', 'ftp://127.0.0.1:9', '--to', `local:${join(work, 'bad')}`]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/--ironic-url.*expected an http:\/\/ or https:\/\/ URL/);
+    expect(res.stderr).not.toMatch(/watch\.failed/);
+  }, 30_000);
 });
