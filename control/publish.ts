@@ -8,7 +8,6 @@ import {
   type Pointer,
   guardPolicy,
   nextManifest,
-  parseManifestBytes,
   serializeManifest,
   sha256,
 } from '../core/manifest.ts';
@@ -17,6 +16,7 @@ import type { GuardSettings } from '../core/settings.ts';
 import { manifestKey, provenanceKey } from '../store/layout.ts';
 import { readPointer, writePointer } from '../store/pointer.ts';
 import type { Store } from '../store/store.ts';
+import { parseStoredManifest, rememberManifest } from './manifest-cache.ts';
 import { type ManifestSigner, signManifestDigest } from './signing.ts';
 
 export interface PublishRequest {
@@ -55,7 +55,7 @@ export async function readCurrentManifest(store: Store, site: string) {
   const key = manifestKey(site);
   const obj = await store.getObject(key);
   if (!obj) return undefined;
-  return { object: obj, manifest: parseManifestBytes(obj.bytes, key) };
+  return { object: obj, manifest: parseStoredManifest(obj) };
 }
 
 export async function publishPolicy(req: PublishRequest): Promise<PublishResult> {
@@ -87,6 +87,7 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
     condition: current ? { ifMatch: current.object.etag } : { ifNoneMatch: '*' },
     contentType: 'application/json',
   });
+  rememberManifest(key, put.versionId, next.manifest);
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
   if (req.provenance) await store.putObject(provenanceKey(site), req.provenance(next.manifest), { contentType: 'application/json' });
   await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));

@@ -6,7 +6,7 @@ import { type Hash, createHash } from 'node:crypto';
 import { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
 import { type Mac, compareMacs, isCanonicalMac, sortMacs } from './mac.ts';
-import type { Policy, Verdict } from './policy.ts';
+import type { Policy } from './policy.ts';
 import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
@@ -315,20 +315,23 @@ export interface GuardReport {
 /** Count the previously known MACs that vanished from the export or changed verdict. */
 export function measureChange(previous: Policy | undefined, next: Policy): GuardReport {
   if (!previous) return { known: 0, vanished: 0, flipped: 0, share: 0 };
-  const verdictOf = new Map<Mac, Verdict>();
-  for (const mac of next.allow) verdictOf.set(mac, 'allow');
-  for (const mac of next.deny) verdictOf.set(mac, 'deny');
+  // Both policies are canonical (sorted lists): one merge walk, no map of every MAC (a compute of a state export
+  // at 100k ports would spend most of its time building it).
   let vanished = 0;
   let flipped = 0;
-  const count = (macs: readonly Mac[], was: Verdict) => {
+  const count = (macs: readonly Mac[], same: readonly Mac[], other: readonly Mac[]) => {
+    let i = 0;
+    let j = 0;
     for (const mac of macs) {
-      const now = verdictOf.get(mac);
-      if (now === undefined) vanished++;
-      else if (now !== was) flipped++;
+      while (i < same.length && same[i]! < mac) i++;
+      if (i < same.length && same[i] === mac) continue;
+      while (j < other.length && other[j]! < mac) j++;
+      if (j < other.length && other[j] === mac) flipped++;
+      else vanished++;
     }
   };
-  count(previous.allow, 'allow');
-  count(previous.deny, 'deny');
+  count(previous.allow, next.allow, next.deny);
+  count(previous.deny, next.deny, next.allow);
   const known = previous.allow.length + previous.deny.length;
   return { known, vanished, flipped, share: known === 0 ? 0 : (vanished + flipped) / known };
 }

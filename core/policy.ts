@@ -68,6 +68,45 @@ export function inspectingNodes(source: InspectionSource): Set<string> {
   );
 }
 
+/** What the policy takes from the ports alone, whoever is being inspected. */
+interface Inventory {
+  /** Every MAC once, sorted. */
+  sorted: Mac[];
+  /** MACs no NIC can have, sorted. */
+  unusable: Mac[];
+  portsWithoutNode: number;
+}
+
+/**
+ * The port list changes rarely and is large; who is being inspected changes often and is small (a state export).
+ * Sorting every MAC is most of a compute, so it is done once per port list a process holds (a warm Lambda keeps
+ * the parsed full export: control/export-cache.ts). Keyed by the array itself: the same array is the same ports.
+ */
+const inventories = new WeakMap<readonly Port[], Inventory>();
+
+function inventoryOf(ports: readonly Port[]): Inventory {
+  const known = inventories.get(ports);
+  if (known) return known;
+  const macs = new Array<Mac>(ports.length);
+  let portsWithoutNode = 0;
+  for (let i = 0; i < ports.length; i++) {
+    macs[i] = ports[i]!.mac;
+    if (ports[i]!.nodeUuid === null) portsWithoutNode++;
+  }
+  sortMacs(macs);
+  const sorted: Mac[] = [];
+  const unusable: Mac[] = [];
+  for (let i = 0; i < macs.length; i++) {
+    const mac = macs[i]!;
+    if (i > 0 && mac === macs[i - 1]) continue;
+    sorted.push(mac);
+    if (isUnusableMac(mac)) unusable.push(mac);
+  }
+  const inventory = { sorted, unusable, portsWithoutNode };
+  inventories.set(ports, inventory);
+  return inventory;
+}
+
 /** What one port contributes to its MAC's verdict. */
 export type PortRule = 'node-inspecting' | 'node-not-inspecting' | 'no-node';
 /** Why a MAC Ironic knows got its verdict: a port of a node being inspected (allow), or any other port (deny). */
@@ -89,21 +128,15 @@ export function computePolicy(input: PolicyInput, options: { explain: true }): {
 export function computePolicy(input: PolicyInput, options?: { explain?: boolean }): { policy: Policy; stats: PolicyStats; explanation?: PolicyExplanation } {
   assertConsistentSettings(input);
   const inspecting = inspectingNodes(input.source);
-  // Every MAC sorted once, then duplicates and allowed MACs skipped in one pass: no set of all 100k MACs, and the
-  // deny list comes out sorted (the manifest's canonical form).
+  const inventory = inventoryOf(input.ports);
   const allow = new Set<Mac>();
-  const macs = new Array<Mac>(input.ports.length);
   // Only when asked: the compute path does not pay for a record per port.
   const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
-  let portsWithoutNode = 0;
   for (let i = 0; i < input.ports.length; i++) {
     const port = input.ports[i]!;
-    macs[i] = port.mac;
     let rule: PortRule;
-    if (port.nodeUuid === null) {
-      portsWithoutNode++;
-      rule = 'no-node';
-    } else if (inspecting.has(port.nodeUuid)) {
+    if (port.nodeUuid === null) rule = 'no-node';
+    else if (inspecting.has(port.nodeUuid)) {
       allow.add(port.mac);
       rule = 'node-inspecting';
     } else rule = 'node-not-inspecting';
@@ -113,22 +146,15 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
       else portRules.set(port.mac, [{ nodeUuid: port.nodeUuid, rule }]);
     }
   }
-  sortMacs(macs);
-  const deny: Mac[] = [];
   // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
   // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
-  const unusable: Mac[] = [];
-  let unique = 0;
-  for (let i = 0; i < macs.length; i++) {
-    const mac = macs[i]!;
-    if (i > 0 && mac === macs[i - 1]) continue;
-    unique++;
-    if (isUnusableMac(mac)) {
-      unusable.push(mac);
-      allow.delete(mac);
-    }
-    if (!allow.has(mac)) deny.push(mac);
-  }
+  for (const mac of inventory.unusable) allow.delete(mac);
+  // The deny list comes out sorted (the manifest's canonical form) from the inventory's sorted MACs.
+  const deny: Mac[] = [];
+  for (const mac of inventory.sorted) if (!allow.has(mac)) deny.push(mac);
+  const unusable = inventory.unusable;
+  const portsWithoutNode = inventory.portsWithoutNode;
+  const unique = inventory.sorted.length;
   // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
   // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;

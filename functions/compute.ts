@@ -94,6 +94,8 @@ export function makeComputeHandler(deps: ComputeDeps) {
       sha256: r.published.pointer.sha256,
       exportKey: r.exportKey,
       exportCreatedAt: r.exportCreatedAt,
+      stateExportKey: r.stateExportKey ?? null,
+      stateCreatedAt: r.stateCreatedAt ?? null,
       refusedExports: r.refusedExports.length,
       unusableMacs: r.stats.unusableMacs,
       ports: r.stats.ports,

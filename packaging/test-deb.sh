@@ -45,7 +45,7 @@ dpkg -L pxe-filter | sort >"$tmp/files"
 step "installed; dpkg -L pxe-filter:"
 sed 's/^/  /' "$tmp/files"
 for f in /usr/bin/pxe-filter /lib/systemd/system/pxe-filter-agent.service /lib/systemd/system/pxe-filter-export.service \
-  /lib/systemd/system/pxe-filter-export.timer /etc/pxe-filter/agent.json /etc/pxe-filter/export.env \
+  /lib/systemd/system/pxe-filter-export.timer /lib/systemd/system/pxe-filter-export-watch.service /etc/pxe-filter/agent.json /etc/pxe-filter/export.env \
   /usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf; do
   grep -qx "$f" "$tmp/files" || fail "$f is not in the package"
 done
@@ -69,7 +69,7 @@ cp /usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf "$tmp/units/dnsmasq.s
 printf '[Unit]\nDescription=stand-in for the distribution dnsmasq unit\n[Service]\nExecStart=/bin/true\n' >"$tmp/units/dnsmasq.service"
 verify_out=$(SYSTEMD_UNIT_PATH="$tmp/units:/lib/systemd/system:" systemd-analyze verify \
   /lib/systemd/system/pxe-filter-agent.service /lib/systemd/system/pxe-filter-export.service \
-  /lib/systemd/system/pxe-filter-export.timer "$tmp/units/dnsmasq.service" 2>&1) || fail "systemd-analyze verify: $verify_out"
+  /lib/systemd/system/pxe-filter-export.timer /lib/systemd/system/pxe-filter-export-watch.service "$tmp/units/dnsmasq.service" 2>&1) || fail "systemd-analyze verify: $verify_out"
 if grep -E 'pxe-filter|dnsmasq' <<<"$verify_out"; then fail "systemd-analyze verify warned about our units"; fi
 grep -qx 'ExecStart=/usr/bin/pxe-filter agent run --config /etc/pxe-filter/agent.json' /lib/systemd/system/pxe-filter-agent.service || fail "agent ExecStart"
 step "units verified"

@@ -114,7 +114,7 @@ if (opts.executable) {
 }
 
 put({ from: executable }, 'usr/bin/pxe-filter', 0o755);
-for (const unit of ['pxe-filter-agent.service', 'pxe-filter-export.service', 'pxe-filter-export.timer']) {
+for (const unit of ['pxe-filter-agent.service', 'pxe-filter-export.service', 'pxe-filter-export.timer', 'pxe-filter-export-watch.service']) {
   put({ from: join('agent', 'systemd', unit) }, join('lib', 'systemd', 'system', unit), 0o644);
 }
 // The dnsmasq drop-in binds dnsmasq to the agent (BindsTo=): active as soon as it is installed, it would let

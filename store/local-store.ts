@@ -91,8 +91,13 @@ export class LocalStore implements Store {
         isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? [] : Promise.reject(err),
       );
       if (names.includes('current')) {
-        const obj = await this.getObject(rel);
-        if (obj) out.push({ key: rel, size: obj.bytes.byteLength, lastModified: obj.lastModified });
+        // A stat, not a read: listing the exports must not read every one of them (tens of megabytes each).
+        const versionId = readTextIfExistsSync(join(abs, 'current'));
+        if (versionId !== undefined) {
+          checkSegments(versionId, 'versionId');
+          const info = await stat(join(abs, 'versions', versionId)).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+          if (info) out.push({ key: rel, size: info.size, lastModified: info.mtime, version: versionId });
+        }
       }
       for (const name of names) {
         if (name === 'current' || name === 'versions' || name.startsWith('.')) continue;

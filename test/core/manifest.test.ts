@@ -160,3 +160,28 @@ describe('policyDigest', () => {
     }
   });
 });
+
+describe('measureChange (the guard\'s count) by a merge walk', () => {
+  it('property: counts what a per-MAC comparison counts', async () => {
+    const fc = (await import('fast-check')).default;
+    const { policyArbitrary } = await import('../support/arbitraries.ts');
+    const { measureChange } = await import('../../core/manifest.ts');
+    const macArb = fc.integer({ min: 0, max: 60 }).map((n) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}` as Mac);
+    fc.assert(
+      fc.property(policyArbitrary(macArb), policyArbitrary(macArb), (prev, next) => {
+        const verdict = new Map<string, string>([...next.allow.map((x) => [x, 'allow'] as const), ...next.deny.map((x) => [x, 'deny'] as const)]);
+        let vanished = 0;
+        let flipped = 0;
+        for (const [list, was] of [[prev.allow, 'allow'], [prev.deny, 'deny']] as const) {
+          for (const x of list) {
+            const now = verdict.get(x);
+            if (now === undefined) vanished++;
+            else if (now !== was) flipped++;
+          }
+        }
+        expect(measureChange(prev, next)).toMatchObject({ vanished, flipped, known: prev.allow.length + prev.deny.length });
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

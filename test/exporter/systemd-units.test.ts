@@ -25,7 +25,7 @@ afterAll(async () => {
  */
 async function copyUnits(edit: (text: string) => string = (t) => t): Promise<string[]> {
   const out: string[] = [];
-  for (const name of ['pxe-filter-export.service', 'pxe-filter-export.timer']) {
+  for (const name of ['pxe-filter-export.service', 'pxe-filter-export.timer', 'pxe-filter-export-watch.service']) {
     const text = (await readFile(join(UNITS, name), 'utf8')).replaceAll('/usr/bin/pxe-filter', BIN);
     await writeFile(join(dir, name), edit(text));
     out.push(join(dir, name));
@@ -43,11 +43,27 @@ async function verify(paths: string[]): Promise<{ code: number; stderr: string }
   }
 }
 
-describe('agent/systemd/pxe-filter-export.{service,timer}', () => {
+describe('agent/systemd/pxe-filter-export.{service,timer} and pxe-filter-export-watch.service', () => {
   it('pass systemd-analyze verify with no warning about themselves', async () => {
     const res = await verify(await copyUnits());
     expect(res.stderr.split('\n').filter((l) => l.includes('pxe-filter-export'))).toEqual([]);
     expect(res.code).toBe(0);
+  });
+
+  it('the check has teeth for the watch service too', async () => {
+    const res = await verify(await copyUnits((t) => t.replace('Restart=on-failure', 'Restart=on-failur')));
+    expect(res.stderr).toMatch(/pxe-filter-export-watch\.service.*(Failed to parse|on-failur)/);
+  });
+
+  it('the watch service runs `export --watch` with the same arguments, restarts after giving up (75) but not on bad options (2), and replaces the timer', async () => {
+    const watch = await readFile(join(UNITS, 'pxe-filter-export-watch.service'), 'utf8');
+    expect(watch).toMatch(/^ExecStart=\/usr\/bin\/pxe-filter export --watch \$PXE_FILTER_EXPORT_ARGS \$PXE_FILTER_WATCH_ARGS$/m);
+    expect(watch).toMatch(/^EnvironmentFile=\/etc\/pxe-filter\/export\.env$/m);
+    expect(watch).toMatch(/^Restart=on-failure$/m);
+    expect(watch).toMatch(/^RestartPreventExitStatus=2$/m);
+    expect(watch).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(watch).toMatch(/^Conflicts=pxe-filter-export\.timer pxe-filter-export\.service$/m);
+    expect(watch).toMatch(/^WantedBy=multi-user\.target$/m);
   });
 
   it('the check has teeth: a misspelt directive in the service is reported', async () => {
