@@ -5,7 +5,7 @@
 import { basename, join, resolve } from 'node:path';
 import { type InspectionState, buildStateExport, parseStateExport } from '../core/state-export.ts';
 import { stateExportKey } from '../store/layout.ts';
-import { writeFileAtomic } from '../store/files.ts';
+import { writeFileAtomicSync } from '../store/files.ts';
 import type { LogFn } from './api-client.ts';
 import type { ExportTarget } from './write-export.ts';
 
@@ -21,7 +21,7 @@ export async function writeStateExport(target: ExportTarget, site: string, state
     location = key;
   } else {
     location = resolve(join(target.dir, 'state', basename(key)));
-    await writeFileAtomic(location, bytes, { mkdir: true });
+    writeFileAtomicSync(location, bytes, { mkdir: true });
   }
   log('export.state-written', {
     site,
