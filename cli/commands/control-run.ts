@@ -5,7 +5,9 @@
  * site and generation on every publish. One per local store (locks/control.lock); SIGTERM/SIGINT let the runs in
  * progress finish, then exit 0; SIGHUP runs every site now.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { InputError, GuardError } from '../../core/errors.ts';
 import { type Logger, createLogger, errorText } from '../../agent/log.ts';
 import { installProcessHandlers } from '../../agent/process-handlers.ts';
@@ -28,6 +30,17 @@ export interface ControlRunOptions {
   logLevel: string;
 }
 
+/**
+ * Under systemd the signing key comes as the credential `sign-key` (LoadCredential=): a file only this service's
+ * dynamic user can read, where the key itself (root's, mode 0600) is not. `--sign-key` wins.
+ */
+export function signKeyCredential(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env['CREDENTIALS_DIRECTORY'];
+  if (!dir) return undefined;
+  const path = join(dir, 'sign-key');
+  return existsSync(path) ? path : undefined;
+}
+
 /** Runs until SIGTERM/SIGINT or `signal` (resolves), or fails at start with bad input (rejects: exit 2). */
 export async function controlRun(o: ControlRunOptions, signal?: AbortSignal): Promise<void> {
   const { store, root } = await openPublisherStore(o.store);
@@ -42,7 +55,9 @@ export async function controlRun(o: ControlRunOptions, signal?: AbortSignal): Pr
     const site = await checkSite(store, o.store, s);
     if (!sites.includes(site)) sites.push(site);
   }
-  const signer = o.signKey !== undefined ? await loadSigningKeyFile(o.signKey) : undefined;
+  const credential = signKeyCredential(process.env);
+  const signer =
+    o.signKey !== undefined ? await loadSigningKeyFile(o.signKey) : credential !== undefined ? await loadSigningKeyFile(credential, 'systemd credential sign-key') : undefined;
   const host = hostname();
   const log = createLogger({ level: o.logLevel, site: sites.join(','), host });
   const siteLogs = new Map<string, Logger>(sites.map((site) => [site, createLogger({ level: o.logLevel, site, host })]));
@@ -133,7 +148,16 @@ export async function controlRun(o: ControlRunOptions, signal?: AbortSignal): Pr
   signal?.addEventListener('abort', () => stop('aborted'), { once: true });
 
   log.info(
-    { version: VERSION, store: store.description, sites, watch: root !== undefined, scheduleSeconds: o.scheduleSeconds, debounceMs: o.debounceMs, signedBy: signer?.keyId ?? null },
+    {
+      version: VERSION,
+      store: store.description,
+      sites,
+      watch: root !== undefined,
+      scheduleSeconds: o.scheduleSeconds,
+      debounceMs: o.debounceMs,
+      signedBy: signer?.keyId ?? null,
+      signingKey: signer?.description ?? null,
+    },
     'control starting',
   );
   step({ kind: 'tick' });

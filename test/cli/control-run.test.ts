@@ -4,11 +4,13 @@
  * publishes nothing and says so; a pointer left behind by a crash is repaired; two services on one store: one
  * publishes, the other refuses; SIGTERM ends it with status 0.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { manifestKey } from '../../store/layout.ts';
-import { snapshotDir, stderrLines, tempDir } from '../support/cli.ts';
+import { ManifestSource } from '../../agent/manifest-source.ts';
+import { trustStoreFromPems } from '../../core/signature.ts';
+import { snapshotDir, spawnCli, stderrLines, tempDir } from '../support/cli.ts';
 import { type Service, pointerGeneration, putExport, siteStore, spawnControlRun } from '../support/control.ts';
 
 const tmp = tempDir('control-run');
@@ -25,8 +27,8 @@ async function fresh(sites = ['dc1']) {
   for (const s of sites.slice(1)) await siteStore(root, s);
   return { root, store };
 }
-const start = (args: string[]) => {
-  const s = spawnControlRun(args);
+const start = (args: string[], env?: NodeJS.ProcessEnv) => {
+  const s = spawnControlRun(args, env);
   running.push(s);
   return s;
 };
@@ -89,7 +91,7 @@ describe('pxe-filter control run', () => {
     await first.stop();
     // Generation 2's object lands; the publisher dies before the pointer (simulated: the pointer put back to 1).
     const pointerPath = join(root, 'parameters', 'pxe-filter', 'dc1', 'current');
-    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const pointer1 = readFileSync(pointerPath, 'utf8');
     await putExport(store, 'dc1', { inspecting: [9] });
     const second = start(['--store', `local:${root}`, ...NO_SCHEDULE]);
@@ -124,6 +126,34 @@ describe('pxe-filter control run', () => {
     await winner.stop('SIGKILL');
     const next = start(['--store', `local:${root}`, ...NO_SCHEDULE]);
     await next.waitFor((l) => l.msg === 'unchanged' && l.trigger === 'start', 'the successor\'s start-up run');
+  });
+
+  it('signs with --sign-key, or with the systemd credential sign-key (LoadCredential=); agents trusting the key accept it', async () => {
+    const keys = join(tmp.path, `keys-${++n}`);
+    mkdirSync(keys);
+    expect((await spawnCli(['keygen', '--out', keys])).code).toBe(0);
+    const trust = trustStoreFromPems([{ pem: readFileSync(join(keys, 'pxe-filter-sign.pub'), 'utf8'), label: 'pub' }]);
+
+    const { root, store } = await fresh();
+    await putExport(store, 'dc1');
+    const flag = start(['--store', `local:${root}`, '--sign-key', join(keys, 'pxe-filter-sign.key'), ...NO_SCHEDULE]);
+    const signed = await flag.waitFor((l) => l.msg === 'published', 'the signed publish');
+    expect(signed.signedBy).toMatch(/^[0-9a-f]{64}$/);
+    expect((await new ManifestSource(store, 'dc1', trust).current(undefined))?.pointer.signature?.keyId).toBe(signed.signedBy);
+    await flag.stop();
+
+    // systemd hands the credential over as a file of the service's own user, mode 0400.
+    const credentials = join(tmp.path, `credentials-${n}`);
+    mkdirSync(credentials);
+    copyFileSync(join(keys, 'pxe-filter-sign.key'), join(credentials, 'sign-key'));
+    chmodSync(join(credentials, 'sign-key'), 0o400);
+    await putExport(store, 'dc1', { inspecting: [2] });
+    const unit = start(['--store', `local:${root}`, ...NO_SCHEDULE], { ...process.env, CREDENTIALS_DIRECTORY: credentials });
+    const starting = await unit.waitFor((l) => l.msg === 'control starting', 'the start line');
+    expect(starting).toMatchObject({ signedBy: signed.signedBy, signingKey: `ed25519 key ${join(credentials, 'sign-key')}` });
+    const second = await unit.waitFor((l) => l.msg === 'published', 'the publish');
+    expect(second).toMatchObject({ generation: 2, signedBy: signed.signedBy });
+    expect((await new ManifestSource(store, 'dc1', trust).current(undefined))?.manifest.generation).toBe(2);
   });
 
   it('several sites: each export publishes its own site only', async () => {

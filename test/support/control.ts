@@ -50,8 +50,8 @@ export interface Service {
 }
 
 /** `pxe-filter control run ARGS` as a real process (cli/bin.js, the compiled command line). */
-export function spawnControlRun(args: string[]): Service {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'cli', 'bin.js'), 'control', 'run', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnControlRun(args: string[], env: NodeJS.ProcessEnv = process.env): Service {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'cli', 'bin.js'), 'control', 'run', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let err = '';
   let buf = '';
