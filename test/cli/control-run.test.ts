@@ -169,6 +169,19 @@ describe('pxe-filter control run', () => {
     expect(svc.lines.filter((l) => l.site === 'dc1' && l.trigger === 'export')).toEqual([]);
   });
 
+  it('SIGHUP runs every site now (systemctl reload), e.g. after its settings changed', async () => {
+    const { root, store } = await fresh();
+    await putExport(store, 'dc1', { inspecting: [1] });
+    const svc = start(['--store', `local:${root}`, ...NO_SCHEDULE]);
+    await svc.waitFor((l) => l.msg === 'published', 'the start-up publish');
+    // Unknown MACs denied from now on; no new export, so only a run on demand publishes it.
+    await siteStore(root, 'dc1', { source: 'ironic', denyUnknownMacs: true });
+    svc.child.kill('SIGHUP');
+    const published = await svc.waitFor((l) => l.msg === 'published' && l.generation === 2, 'the publish on SIGHUP');
+    expect(published).toMatchObject({ unknownHosts: 'deny' });
+    expect(svc.lines.find((l) => l.msg.startsWith('SIGHUP'))).toBeDefined();
+  });
+
   it('the schedule runs a site without any watch event', async () => {
     const { root, store } = await fresh();
     await putExport(store, 'dc1');
