@@ -1,6 +1,6 @@
 /**
  * Signing published manifests (docs/signing.md). Every publisher — `compute --sign-key`, publishPolicy (the Lambda,
- * `npm start`, rollback, and later `publish` / `control run`) — signs through signManifestDigest with a
+ * `npm start`, rollback, `publish` and `control run`) — signs through signManifestDigest with a
  * ManifestSigner: a local Ed25519 key file here, AWS KMS in kms-signer.ts.
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
