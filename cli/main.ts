@@ -10,6 +10,8 @@ import { layoutOption, registerAgentDaemonCommands, shardCount, trustKeyOption }
 import { registerExportCommand } from './commands/export.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerObserveCommands } from './commands/observe.ts';
+import { registerPublishCommand } from './commands/publish.ts';
+import { registerControlCommands } from './commands/control.ts';
 import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 import { VERSION } from '../core/version.ts';
@@ -163,6 +165,8 @@ export function buildProgram(): Command {
       }
     });
 
+  registerPublishCommand(program);
+  registerControlCommands(program);
   registerRollback(program);
   registerMigrateCommand(program);
   return program;

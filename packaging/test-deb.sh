@@ -45,11 +45,12 @@ dpkg -L pxe-filter | sort >"$tmp/files"
 step "installed; dpkg -L pxe-filter:"
 sed 's/^/  /' "$tmp/files"
 for f in /usr/bin/pxe-filter /lib/systemd/system/pxe-filter-agent.service /lib/systemd/system/pxe-filter-export.service \
-  /lib/systemd/system/pxe-filter-export.timer /etc/pxe-filter/agent.json /etc/pxe-filter/export.env \
-  /usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf; do
+  /lib/systemd/system/pxe-filter-export.timer /lib/systemd/system/pxe-filter-control.service /etc/pxe-filter/agent.json \
+  /etc/pxe-filter/export.env /etc/pxe-filter/control.env /usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf \
+  /usr/share/doc/pxe-filter/onprem.md.gz; do
   grep -qx "$f" "$tmp/files" || fail "$f is not in the package"
 done
-[ "$(dpkg-query -W -f='${Conffiles}' pxe-filter | awk '{print $1}' | sort | tr '\n' ' ')" = "/etc/pxe-filter/agent.json /etc/pxe-filter/export.env " ] || fail "conffiles"
+[ "$(dpkg-query -W -f='${Conffiles}' pxe-filter | awk '{print $1}' | sort | tr '\n' ' ')" = "/etc/pxe-filter/agent.json /etc/pxe-filter/control.env /etc/pxe-filter/export.env " ] || fail "conffiles"
 
 # 4. The installed executable: no Node.js from the machine involved (a PATH without node).
 got=$(env -i PATH=/nonexistent /usr/bin/pxe-filter --version)
@@ -62,6 +63,22 @@ files=$(find "$tmp/hostsdir" -type f | wc -l)
 allow_deny=$(node -e "const m=require('$tmp/manifest.json'); console.log(m.policy.allow.length + m.policy.deny.length + 1)")
 [ "$files" = "$allow_deny" ] || fail "agent once wrote $files files, expected $allow_deny"
 step "/usr/bin/pxe-filter --version = $got; agent once wrote $files files"
+# The on-premises control plane (docs/onprem.md) from the installed executable: `local run` makes a store with an
+# export and settings, `publish` finds it current, and `control run` with the shipped control.env's arguments (the
+# unit's command line; only the store's path changed) starts on it and exits 0 on SIGTERM.
+env -i PATH=/nonexistent /usr/bin/pxe-filter local run --example examples/dc1 --dir "$tmp/local" >/dev/null
+out=$(env -i PATH=/nonexistent /usr/bin/pxe-filter publish --site dc1 --store "local:$tmp/local/store")
+grep -q '"msg":"unchanged"' <<<"$out" || fail "publish printed: $out"
+control_args=$(sed -n 's|^PXE_FILTER_CONTROL_ARGS=||p' /etc/pxe-filter/control.env | sed "s|local:/var/lib/pxe-filter/store|local:$tmp/local/store|")
+grep -q "local:$tmp/local/store" <<<"$control_args" || fail "control.env does not name local:/var/lib/pxe-filter/store: $control_args"
+# shellcheck disable=SC2086 # split into words as systemd splits $PXE_FILTER_CONTROL_ARGS in ExecStart=
+env -i PATH=/nonexistent /usr/bin/pxe-filter control run $control_args >"$tmp/control.log" 2>&1 &
+control_pid=$!
+for _ in $(seq 100); do grep -q '"msg":"unchanged"' "$tmp/control.log" && break; sleep 0.1; done
+kill -TERM "$control_pid"
+wait "$control_pid" || fail "control run exited $? on SIGTERM: $(cat "$tmp/control.log")"
+grep -q '"msg":"control stopped"' "$tmp/control.log" || fail "control run: $(cat "$tmp/control.log")"
+step "publish and control run work from the package"
 
 # 5. The installed units (and the shipped dnsmasq drop-in against a stand-in dnsmasq.service).
 mkdir -p "$tmp/units/dnsmasq.service.d"
@@ -69,9 +86,11 @@ cp /usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf "$tmp/units/dnsmasq.s
 printf '[Unit]\nDescription=stand-in for the distribution dnsmasq unit\n[Service]\nExecStart=/bin/true\n' >"$tmp/units/dnsmasq.service"
 verify_out=$(SYSTEMD_UNIT_PATH="$tmp/units:/lib/systemd/system:" systemd-analyze verify \
   /lib/systemd/system/pxe-filter-agent.service /lib/systemd/system/pxe-filter-export.service \
-  /lib/systemd/system/pxe-filter-export.timer "$tmp/units/dnsmasq.service" 2>&1) || fail "systemd-analyze verify: $verify_out"
+  /lib/systemd/system/pxe-filter-export.timer /lib/systemd/system/pxe-filter-control.service "$tmp/units/dnsmasq.service" 2>&1) \
+  || fail "systemd-analyze verify: $verify_out"
 if grep -E 'pxe-filter|dnsmasq' <<<"$verify_out"; then fail "systemd-analyze verify warned about our units"; fi
 grep -qx 'ExecStart=/usr/bin/pxe-filter agent run --config /etc/pxe-filter/agent.json' /lib/systemd/system/pxe-filter-agent.service || fail "agent ExecStart"
+grep -qx 'ExecStart=/usr/bin/pxe-filter control run $PXE_FILTER_CONTROL_ARGS' /lib/systemd/system/pxe-filter-control.service || fail "control ExecStart"
 step "units verified"
 
 # 6. Upgrade with the Ansible playbook (apt module), as docs/install.md rolls out: a newer package of the same

@@ -98,7 +98,7 @@ Every command has \\fB--help\\fR. Guides: /usr/share/doc/pxe-filter/.
 ${escape(help.trimEnd())}
 .fi
 .SH FILES
-/etc/pxe-filter/agent.json, /etc/pxe-filter/export.env, /var/lib/pxe-filter/, /run/pxe-filter/ready
+/etc/pxe-filter/agent.json, /etc/pxe-filter/export.env, /etc/pxe-filter/control.env, /var/lib/pxe-filter/, /run/pxe-filter/ready
 `;
 }
 
@@ -114,7 +114,7 @@ if (opts.executable) {
 }
 
 put({ from: executable }, 'usr/bin/pxe-filter', 0o755);
-for (const unit of ['pxe-filter-agent.service', 'pxe-filter-export.service', 'pxe-filter-export.timer']) {
+for (const unit of ['pxe-filter-agent.service', 'pxe-filter-export.service', 'pxe-filter-export.timer', 'pxe-filter-control.service']) {
   put({ from: join('agent', 'systemd', unit) }, join('lib', 'systemd', 'system', unit), 0o644);
 }
 // The dnsmasq drop-in binds dnsmasq to the agent (BindsTo=): active as soon as it is installed, it would let
@@ -123,8 +123,9 @@ for (const unit of ['pxe-filter-agent.service', 'pxe-filter-export.service', 'px
 put({ from: join('agent', 'systemd', 'dnsmasq.service.d', 'pxe-filter.conf') }, 'usr/share/pxe-filter/dnsmasq.service.d/pxe-filter.conf', 0o644);
 put({ from: join('agent', 'config.sample.json') }, 'etc/pxe-filter/agent.json', 0o644);
 put({ from: join('packaging', 'debian', 'export.env') }, 'etc/pxe-filter/export.env', 0o644);
+put({ from: join('packaging', 'debian', 'control.env') }, 'etc/pxe-filter/control.env', 0o644);
 put({ from: join('packaging', 'debian', 'copyright') }, 'usr/share/doc/pxe-filter/copyright', 0o644);
-for (const doc of ['install.md', 'agent.md', 'exporter.md', 'deploy.md']) put(gzipSync(readFileSync(join('docs', doc)), { level: 9 }), `usr/share/doc/pxe-filter/${doc}.gz`, 0o644);
+for (const doc of ['install.md', 'agent.md', 'exporter.md', 'deploy.md', 'onprem.md']) put(gzipSync(readFileSync(join('docs', doc)), { level: 9 }), `usr/share/doc/pxe-filter/${doc}.gz`, 0o644);
 // The changelog's date: SOURCE_DATE_EPOCH (reproducible builds), else the last commit's, else now.
 const lastCommit = () => {
   try {
