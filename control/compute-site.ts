@@ -1,5 +1,6 @@
 /**
- * One compute run for one site, on any Store: newest export (control/newest-export.ts) + site settings → policy → guard → publish.
+ * One compute run for one site, on any Store: newest export, combined with a newer state export when there is one
+ * (control/newest-export.ts) + site settings → policy → guard → publish.
  * The Lambda handler and any CLI wrap this; it holds no AWS or Lambda specifics.
  */
 import { sha256 } from '../core/manifest.ts';
@@ -11,7 +12,7 @@ import { policyFromExport } from './policy-from-export.ts';
 import { provenanceWriter } from './provenance.ts';
 import { type PublishResult, publishPolicy } from './publish.ts';
 import { loadSiteSettings } from './site-settings.ts';
-import { type RefusedExport, newestExport } from './newest-export.ts';
+import { type RefusedExport, newestInputs } from './newest-export.ts';
 import type { ManifestSigner } from './signing.ts';
 
 export interface ComputeSiteRequest {
@@ -26,6 +27,9 @@ export interface ComputeSiteResult {
   exportKey: string;
   /** The time recorded inside the export used (when the exporter read Ironic). */
   exportCreatedAt: string;
+  /** The state export combined with it (who is being inspected, read after the full export), if any. */
+  stateExportKey?: string;
+  stateCreatedAt?: string;
   /** Exports skipped on the way: future-dated, or unreadable but superseded. Each must be reported. */
   refusedExports: RefusedExport[];
   settings: SiteSettings;
@@ -36,15 +40,17 @@ export interface ComputeSiteResult {
 export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteResult> {
   const { store, site } = req;
   const settings = await loadSiteSettings(store, site);
-  const newest = await newestExport(store, site, req.now);
-  const { key: exportKey, bytes, parsed } = newest.chosen;
+  const newest = await newestInputs(store, site, req.now);
+  const { key: exportKey, bytes } = newest.chosen;
+  const parsed = newest.effective;
   const { policy, stats } = policyFromExport(parsed, settings);
-  const input = { key: exportKey, sha256: sha256(bytes) };
+  const input = { key: exportKey, sha256: newest.chosen.digest() };
+  const state = newest.state;
   const published = await publishPolicy({
     store,
     site,
     policy,
-    inputs: [input],
+    inputs: state ? [input, { key: state.key, sha256: sha256(state.bytes) }] : [input],
     // Parsed again only when a generation is published (most runs publish nothing).
     provenance: provenanceWriter({ bundle: () => decodeJsonBytes(bytes, exportKey), parsed, settings, export: input }),
     guard: settings.guard,
@@ -52,5 +58,9 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
     now: req.now,
     ...(req.signer ? { signer: req.signer } : {}),
   });
-  return { exportKey, exportCreatedAt: parsed.createdAt, refusedExports: newest.refused, settings, stats, published };
+  return {
+    exportKey,
+    exportCreatedAt: parsed.createdAt,
+    ...(state ? { stateExportKey: state.key, stateCreatedAt: state.state.createdAt } : {}),
+    refusedExports: newest.refused, settings, stats, published };
 }

@@ -5,6 +5,8 @@
  */
 import { InputError } from '../core/errors.ts';
 import { type ExportDocument, parseIntrospections, parseNodes, parsePorts } from '../core/ironic-exports.ts';
+import { INSPECTING_STATES } from '../core/policy.ts';
+import { type InspectingNode, type InspectionState, canonicalState } from '../core/state-export.ts';
 import { type TransportOptions, requestJson } from './api-client.ts';
 import { UpstreamError, redactUrl } from './upstream-error.ts';
 
@@ -22,6 +24,8 @@ export interface CollectOptions {
   apiVersion: string;
   pageSize: number;
   transport: TransportOptions;
+  /** No log line per listing: the fast queries of `export --watch` run every few seconds. */
+  quiet?: boolean;
 }
 
 export interface Collected {
@@ -41,6 +45,26 @@ export async function collectExport(o: CollectOptions): Promise<Collected> {
     ...(introspection ? { introspection: validate(introspection.pages, parseIntrospections) } : {}),
   };
   return { ports: ports.bodies(), nodes: nodes.bodies(), ...(introspection ? { introspection: introspection.bodies() } : {}), counts };
+}
+
+/**
+ * The fast queries of `export --watch`: only the nodes being inspected, through Ironic's provision_state filter
+ * (one listing per state, each paginated), and ironic-inspector's unfinished introspections. Checked with the
+ * same schemas as the full listing; anything unexpected is the service's error and nothing is concluded from it.
+ */
+export async function collectState(o: CollectOptions): Promise<InspectionState> {
+  const nodes: InspectingNode[] = [];
+  for (const state of INSPECTING_STATES) {
+    const pages = await ironicList(o, 'nodes', { provision_state: state });
+    for (const n of checked(() => parseNodes(pages.pages))) {
+      // The filter is Ironic's; the state is checked again so that a server ignoring it cannot open the filter.
+      if (n.provisionState === state) nodes.push({ uuid: n.uuid, provisionState: state as InspectingNode['provisionState'], inspectInterface: n.inspectInterface });
+    }
+  }
+  if (!o.inspectorUrl) return canonicalState({ nodes });
+  const intro = await inspectorList(o, o.inspectorUrl);
+  const introspection = checked(() => parseIntrospections(intro.pages)).filter((i) => !i.finished).map((i) => i.uuid);
+  return canonicalState({ nodes, introspection });
 }
 
 /** The root of a service (`http://host:6385`), whether given with or without `/v1` and trailing slashes. */
@@ -71,17 +95,18 @@ function pagesOf(pages: ExportDocument[]): Pages {
  * behind a proxy Ironic may advertise another scheme or host, and the token must never follow a link
  * to a host the operator did not name.
  */
-async function ironicList(o: CollectOptions, resource: 'ports' | 'nodes'): Promise<Pages> {
-  return restartOnLostMarker(o, 'Ironic', resource, () => ironicWalk(o, resource));
+async function ironicList(o: CollectOptions, resource: 'ports' | 'nodes', filter: Record<string, string> = {}): Promise<Pages> {
+  return restartOnLostMarker(o, 'Ironic', resource, () => ironicWalk(o, resource, filter));
 }
 
-async function ironicWalk(o: CollectOptions, resource: 'ports' | 'nodes'): Promise<Pages> {
+/** `filter`: query parameters kept on every page (Ironic's `next` carries them, but the walk does not rely on it). */
+async function ironicWalk(o: CollectOptions, resource: 'ports' | 'nodes', filter: Record<string, string>): Promise<Pages> {
   const root = serviceRoot(o.ironicUrl, '--ironic-url');
   const base = `${root}/v1/${resource}`;
   const headers = { 'X-OpenStack-Ironic-API-Version': o.apiVersion, ...(o.token ? { 'X-Auth-Token': o.token } : {}) };
   const pages: ExportDocument[] = [];
   const seenMarkers = new Set<string>();
-  let query = new URLSearchParams({ detail: 'True', limit: String(o.pageSize) });
+  let query = new URLSearchParams({ detail: 'True', limit: String(o.pageSize), ...filter });
   for (;;) {
     const url = `${base}?${query.toString()}`;
     const res = await getPage('Ironic', url, headers, query.has('marker'), o.transport);
@@ -95,9 +120,10 @@ async function ironicWalk(o: CollectOptions, resource: 'ports' | 'nodes'): Promi
     }
     seenMarkers.add(marker);
     nextQuery.set('detail', 'True');
+    for (const [k, v] of Object.entries(filter)) nextQuery.set(k, v);
     query = nextQuery;
   }
-  o.transport.log('export.fetched', { service: 'Ironic', resource, pages: pages.length });
+  if (!o.quiet) o.transport.log('export.fetched', { service: 'Ironic', resource, pages: pages.length, ...filter });
   return pagesOf(pages);
 }
 
@@ -166,7 +192,7 @@ async function inspectorWalk(o: CollectOptions, inspectorUrl: string): Promise<P
     seen.add(last);
     marker = last;
   }
-  o.transport.log('export.fetched', { service: 'ironic-inspector', resource: 'introspection', pages: pages.length });
+  if (!o.quiet) o.transport.log('export.fetched', { service: 'ironic-inspector', resource: 'introspection', pages: pages.length });
   return pagesOf(pages);
 }
 

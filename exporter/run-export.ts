@@ -10,7 +10,7 @@ import { type AuthConfig, authenticate } from './auth.ts';
 import { type Catalog, findEndpoint } from './catalog.ts';
 import { refuseClearCredentials } from './clear-text.ts';
 import type { Interface } from './cloud-config.ts';
-import { collectExport, serviceRoot } from './collect.ts';
+import { type CollectOptions, collectExport, serviceRoot } from './collect.ts';
 import type { SecretRedactor } from './redact.ts';
 import { UpstreamError } from './upstream-error.ts';
 import { type ExportTarget, type WriteOutcome, writeExport } from './write-export.ts';
@@ -51,6 +51,36 @@ export interface ExportRunOutcome extends WriteOutcome {
 
 export async function runExport(o: ExportRunOptions): Promise<ExportRunOutcome> {
   const started = performance.now();
+  const c = await connect(o);
+  const collected = await collectExport(c.collect);
+  const now = (o.now ?? (() => new Date()))();
+  const written = await writeExport(
+    o.target,
+    c.site,
+    { ports: collected.ports, nodes: collected.nodes, ...(collected.introspection ? { introspection: collected.introspection } : {}) },
+    now,
+    o.log,
+  );
+  return {
+    ...written,
+    counts: collected.counts,
+    endpoints: c.endpoints,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+export interface Connection {
+  site: string;
+  endpoints: { ironic: string; inspector?: string };
+  /** What collectExport / collectState need: endpoints, the token, the transport. */
+  collect: CollectOptions;
+}
+
+/**
+ * Check the options, authenticate and find the endpoints: everything before the first Ironic request. `export
+ * --watch` connects again after a failure (a token expires; a catalogue may change).
+ */
+export async function connect(o: Omit<ExportRunOptions, 'target'>): Promise<Connection> {
   const site = parseWith(SiteNameSchema, o.site, '--site');
   const inspectorMode = o.inspector ?? 'auto';
   // Refuse a bad URL, or credentials bound for http, before any credential is sent anywhere.
@@ -78,32 +108,22 @@ export async function runExport(o: ExportRunOptions): Promise<ExportRunOutcome> 
     if (endpoints.inspector !== undefined) refuseClearCredentials(endpoints.inspector, 'the catalogue\'s "baremetal-introspection" endpoint', allowHttp);
   }
   o.log('export.endpoints', { ironic: endpoints.ironic, ironicFrom: o.ironicUrl !== undefined ? 'option' : 'catalogue', inspector: endpoints.inspector ?? null, inspectorFrom: endpoints.inspectorFrom });
-  const collected = await collectExport({
-    ironicUrl: endpoints.ironic,
-    ...(endpoints.inspector !== undefined ? { inspectorUrl: endpoints.inspector } : {}),
-    ...(token !== undefined ? { token } : {}),
-    apiVersion: o.apiVersion,
-    pageSize: o.pageSize,
-    transport,
-  });
-  const now = (o.now ?? (() => new Date()))();
-  const written = await writeExport(
-    o.target,
-    site,
-    { ports: collected.ports, nodes: collected.nodes, ...(collected.introspection ? { introspection: collected.introspection } : {}) },
-    now,
-    o.log,
-  );
   return {
-    ...written,
-    counts: collected.counts,
+    site,
     endpoints: { ironic: endpoints.ironic, ...(endpoints.inspector !== undefined ? { inspector: endpoints.inspector } : {}) },
-    durationMs: Math.round(performance.now() - started),
+    collect: {
+      ironicUrl: endpoints.ironic,
+      ...(endpoints.inspector !== undefined ? { inspectorUrl: endpoints.inspector } : {}),
+      ...(token !== undefined ? { token } : {}),
+      apiVersion: o.apiVersion,
+      pageSize: o.pageSize,
+      transport,
+    },
   };
 }
 
 /** Given URLs win; otherwise the catalogue. A missing `baremetal` is fatal; a missing inspector only when required. */
-function chooseEndpoints(o: ExportRunOptions, mode: InspectorMode, catalog: Catalog | undefined): { ironic: string; inspector?: string; inspectorFrom: string } {
+function chooseEndpoints(o: Omit<ExportRunOptions, 'target'>, mode: InspectorMode, catalog: Catalog | undefined): { ironic: string; inspector?: string; inspectorFrom: string } {
   const iface = o.interface ?? 'public';
   let ironic = o.ironicUrl;
   if (ironic === undefined) {

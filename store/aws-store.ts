@@ -143,7 +143,7 @@ export class AwsStore implements Store {
     do {
       const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
       for (const o of page.Contents ?? []) {
-        if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+        if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0), ...(o.ETag ? { version: o.ETag } : {}) });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -92,7 +92,7 @@ export class LocalStore implements Store {
       );
       if (names.includes('current')) {
         const obj = await this.getObject(rel);
-        if (obj) out.push({ key: rel, size: obj.bytes.byteLength, lastModified: obj.lastModified });
+        if (obj) out.push({ key: rel, size: obj.bytes.byteLength, lastModified: obj.lastModified, version: obj.versionId });
       }
       for (const name of names) {
         if (name === 'current' || name === 'versions' || name.startsWith('.')) continue;

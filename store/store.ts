@@ -15,6 +15,11 @@ export interface ObjectSummary {
   key: string;
   size: number;
   lastModified: Date;
+  /**
+   * Changes whenever the current content may have: S3's ETag from the listing, the local store's version id.
+   * Lets a reader keep what it parsed from an object without reading it again (control/export-cache.ts).
+   */
+  version?: string;
 }
 
 /** `ifNoneMatch: '*'`: create only if absent. `ifMatch`: replace only the version with this etag. */

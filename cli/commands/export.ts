@@ -9,7 +9,8 @@ import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-
 import { InputError } from '../../core/errors.ts';
 import type { LogFn } from '../../exporter/api-client.ts';
 import type { CliCloudOptions, FileSecrets, ResolvedCloud } from '../../exporter/cloud-config.ts';
-import type { InspectorMode } from '../../exporter/run-export.ts';
+import type { ExportRunOptions, InspectorMode } from '../../exporter/run-export.ts';
+import { WATCH_GAVE_UP_EXIT } from '../../exporter/watch-plan.ts';
 import type { SecretRedactor } from '../../exporter/redact.ts';
 import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/defaults.ts';
 import type { ExportTarget } from '../../exporter/write-export.ts';
@@ -17,6 +18,11 @@ import type { ExportTarget } from '../../exporter/write-export.ts';
 const positiveInt = (what: string, max: number) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected ${what} from 1 to ${max}`);
+  return n;
+};
+const seconds = (min: number, max: number, zero = false) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n > max || (n < min && !(zero && n === 0))) throw new InvalidArgumentError(`expected seconds from ${zero ? 0 : min} to ${max}`);
   return n;
 };
 const nonNegativeInt = (value: string) => {
@@ -64,6 +70,11 @@ export function registerExportCommand(program: Command): void {
     .option('--retries <n>', 'retries on connection errors, timeouts, 5xx and 429', nonNegativeInt, 4)
     .option('--retry-delay <ms>', 'first retry delay in ms (doubles each time, with jitter)', positiveInt('milliseconds', 60_000), 1000)
     .option('--quiet', 'no JSON log lines on stderr')
+    .option('--watch', 'run as a service: every --interval read only who is being inspected and write a small state export when that changes; the full listing every --full-interval and whenever a node appears that it lacks')
+    .option('--interval <seconds>', 'with --watch: seconds between fast readings', seconds(0.1, 3600), 2)
+    .option('--full-interval <seconds>', 'with --watch: seconds between full listings (ports, nodes, introspections)', seconds(1, 86_400), 600)
+    .option('--max-backoff <seconds>', 'with --watch: longest wait between attempts while Ironic or inspector fail (the wait doubles from --interval)', seconds(0.1, 3600), 60)
+    .option('--give-up-after <seconds>', `with --watch: exit with status ${WATCH_GAVE_UP_EXIT} after failing continuously this long, for systemd to restart the service (0: never)`, seconds(0, 86_400, true), 600)
     .action(async (o) => {
       const { SecretRedactor } = await import('../../exporter/redact.ts');
       const redactor = new SecretRedactor();
@@ -88,6 +99,11 @@ type ExportCliOptions = AuthOptions & {
   retries: number;
   retryDelay: number;
   quiet?: boolean;
+  watch?: boolean;
+  interval: number;
+  fullInterval: number;
+  maxBackoff: number;
+  giveUpAfter: number;
 };
 
 async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Promise<void> {
@@ -98,9 +114,9 @@ async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Prom
   const ca = cloud.cacert !== undefined ? await readFile(cloud.cacert).catch((err: NodeJS.ErrnoException) => {
     throw new InputError('--cacert', cloud.cacert, `cannot read the CA bundle (${err.code ?? 'error'})`);
   }) : undefined;
-  const [{ runExport }, { openStore }] = await Promise.all([import('../../exporter/run-export.ts'), import('../../store/open.ts')]);
+  const { openStore } = await import('../../store/open.ts');
   const target: ExportTarget = o.to !== undefined ? { kind: 'store', store: await openStore(o.to) } : { kind: 'dir', dir: o.out! };
-  const r = await runExport({
+  const run = {
     site: o.site,
     ...(cloud.ironicUrl !== undefined ? { ironicUrl: cloud.ironicUrl } : {}),
     ...(cloud.inspectorUrl !== undefined ? { inspectorUrl: cloud.inspectorUrl } : {}),
@@ -119,7 +135,10 @@ async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Prom
     retryDelayMs: o.retryDelay,
     target,
     log: o.quiet ? () => {} : await jsonLog(o.site, redactor),
-  });
+  };
+  if (o.watch) return watchAction(o, run);
+  const { runExport } = await import('../../exporter/run-export.ts');
+  const r = await runExport(run);
   const where = target.kind === 'store' ? `${target.store.description}: ${r.location}` : r.location;
   const counts = `${r.counts.ports} ports, ${r.counts.nodes} nodes${r.counts.introspection !== undefined ? `, ${r.counts.introspection} introspections` : ''}`;
   process.stdout.write(
@@ -127,6 +146,35 @@ async function exportAction(o: ExportCliOptions, redactor: SecretRedactor): Prom
       ? `wrote export ${where} (${counts}, ${r.bytes} bytes, ${r.durationMs} ms)\n`
       : `unchanged: Ironic says what the latest export ${where} says, nothing written (${counts}, ${r.durationMs} ms)\n`,
   );
+}
+
+/**
+ * The watcher runs until SIGTERM/SIGINT (exit 0). Ironic or inspector failing longer than --give-up-after ends it
+ * with status 75 (EX_TEMPFAIL), so systemd restarts it and `systemctl status` shows why; until then it retries.
+ */
+async function watchAction(o: ExportCliOptions, run: ExportRunOptions): Promise<void> {
+  const { runWatch, WatchGaveUpError } = await import('../../exporter/run-watch.ts');
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await runWatch({
+      ...run,
+      intervalMs: o.interval * 1000,
+      fullIntervalMs: o.fullInterval * 1000,
+      maxBackoffMs: o.maxBackoff * 1000,
+      giveUpAfterMs: o.giveUpAfter * 1000,
+      signal: stop.signal,
+    });
+  } catch (err) {
+    if (!(err instanceof WatchGaveUpError)) throw err;
+    process.stderr.write(`pxe-filter: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
 }
 
 export type AuthOptions = Omit<CliCloudOptions, 'interface' | 'regionName'> & {
@@ -165,7 +213,7 @@ export async function cloudFrom(o: AuthOptions, env: NodeJS.ProcessEnv): Promise
 }
 
 /** Exporter events that mean "something is wrong, but the run goes on": logged as warnings (journalctl -p warning). */
-const WARNING_EVENTS = new Set(['http.retry', 'export.restart', 'export.latest-unreadable']);
+const WARNING_EVENTS = new Set(['http.retry', 'export.restart', 'export.latest-unreadable', 'watch.failed', 'watch.full-listing-failed']);
 
 /** The agent's log format (agent/log.ts) on stderr, the event name as `msg`, every field redacted; stdout keeps the summary. */
 async function jsonLog(site: string, redactor: SecretRedactor): Promise<LogFn> {
