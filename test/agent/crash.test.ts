@@ -22,7 +22,8 @@ const N = 5000;
 const KILLS = 50;
 
 describe('agent run: SIGKILL at random points of an apply', () => {
-  it(`never leaves a partial or mixed file (${KILLS} kills), and a restart converges`, async () => {
+  // Up to 150 agent processes started and killed: on a loaded 2-core machine that outlasts the default timeout.
+  it(`never leaves a partial or mixed file (${KILLS} kills), and a restart converges`, { timeout: 360_000 }, async () => {
     rig = makeRig({ purge: false }, fastTmp());
     const all = macs(N);
     // Two policies that disagree on every MAC and on the wildcard: every apply rewrites every file.
