@@ -39,7 +39,8 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
   });
 
-  it('--help and --version load only the parser: no zod, no command, no AWS SDK in the entry\'s static imports', () => {
+  /** The text of a chunk and of every chunk it imports statically: what loading it parses. */
+  function staticClosure(entry: string): { files: number; text: string } {
     const seen = new Set<string>();
     const visit = (file: string) => {
       if (seen.has(file)) return;
@@ -47,13 +48,28 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/^import [^;]*? from "(\.\/[^"]+)";?$|^} from "(\.\/[^"]+)";$/gm)) visit(join(file, '..', m[1] ?? m[2]!));
     };
-    visit(join(copy, 'dist', 'cli', 'pxe-filter.mjs'));
-    expect(seen.size).toBeGreaterThan(1);
-    const loaded = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
+    visit(entry);
+    return { files: seen.size, text: [...seen].map((f) => readFileSync(f, 'utf8')).join('\n') };
+  }
+
+  it('--help and --version load only the parser: no zod, no command, no AWS SDK in the entry\'s static imports', () => {
+    const { files, text: loaded } = staticClosure(join(copy, 'dist', 'cli', 'pxe-filter.mjs'));
+    expect(files).toBeGreaterThan(1);
     expect(loaded).toContain('node_modules/commander/');
     expect(loaded).not.toContain('node_modules/zod/');
     expect(loaded).not.toContain('node_modules/@aws-sdk/');
     expect(loaded).not.toContain('node_modules/pino/');
+  });
+
+  it('agent once loads the store, the logger and the lock-file library only when it reads a store (--config)', () => {
+    const chunks = join(copy, 'dist', 'cli', 'chunks');
+    const once = readdirSync(chunks).filter((f) => f.startsWith('agent-once-'));
+    expect(once).toHaveLength(1);
+    const { text } = staticClosure(join(chunks, once[0]!));
+    expect(text).toContain('// agent/sync.ts');
+    for (const lazy of ['// store/local-store.ts', '// agent/manifest-source.ts', '// agent/state-file.ts', '// agent/config.ts', 'node_modules/pino/', 'node_modules/proper-lockfile/']) {
+      expect(text, lazy).not.toContain(lazy);
+    }
   });
 
   it('--version prints package.json\'s version, without node_modules', async () => {
