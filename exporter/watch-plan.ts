@@ -9,8 +9,9 @@
  */
 import { type InspectionState, sameState } from '../core/state-export.ts';
 
-/** Exit status of a watcher that gave up: EX_TEMPFAIL (sysexits.h), "try again later". */
-export const WATCH_GAVE_UP_EXIT = 75;
+import { WATCH_GAVE_UP_EXIT } from './exit-codes.ts';
+
+export { WATCH_GAVE_UP_EXIT };
 
 export interface WatchSettings {
   intervalMs: number;

@@ -198,7 +198,7 @@ describe('daemon rules: polls', () => {
   });
 
   it('a bad pointer is reported once, with no backoff', () => {
-    const w = new World(config());
+    const w = new World(config({ pollIntervalSeconds: 15, pollJitter: 0.2 }));
     w.start(manifestOf(1, { allow: macs(0, 2) }));
     w.pointerAnswer = { kind: 'refused', reason: 'not JSON', error: undefined as never };
     const first = w.tick(15_000);

@@ -45,7 +45,7 @@ describe('on an s3:// store', () => {
     upload([1]);
     const r = await spawnWithEnv(['publish', '--site', 'dc1', '--store', 's3://pxe-bucket']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim())).toMatchObject({ msg: 'published', site: 'dc1', generation: 1, store: 's3://pxe-bucket + SSM', allow: 1 });
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ msg: 'published', site: 'dc1', generation: 1, store: 's3://pxe-bucket + SSM + DynamoDB table PxeFilter-pointers', allow: 1 });
     expect(pointer()?.generation).toBe(1);
     expect(http.count('PutParameter')).toBe(1);
   });
