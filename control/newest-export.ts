@@ -14,7 +14,7 @@
 import { ConfigError, InputError } from '../core/errors.ts';
 import { type ParsedExport, parseExportBundle } from '../core/export-bundle.ts';
 import { decodeJsonBytes } from '../core/json-text.ts';
-import { exportsPrefix } from '../store/layout.ts';
+import { exportsPrefix } from '../store/keys.ts';
 import type { ObjectSummary, Store } from '../store/store.ts';
 
 /** How far ahead of the store's clock (and ours) an export may be dated: clock skew between hosts, no more. */

@@ -10,7 +10,7 @@ import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock } from '../../agent/lock.ts';
 import { type AgentConfig, ApplyConfigSchema } from '../../agent/config.ts';
-import { type Layout, PER_MAC } from '../../core/layout.ts';
+import { type Layout, PER_MAC } from '../../core/hostsdir-layout.ts';
 
 const BURST_OPERATIONS = ApplyConfigSchema.parse({}).reloadAboveOperations;
 
