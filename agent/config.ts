@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
-import { LayoutSchema, PER_MAC } from '../core/layout.ts';
+import { LayoutSchema, PER_MAC } from '../core/hostsdir-layout.ts';
 import { SiteNameSchema } from '../core/settings.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { parseWith } from '../core/zod-errors.ts';

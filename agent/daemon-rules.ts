@@ -22,7 +22,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { type DirectoryState, type Plan, applyPlanInPlace, classifyEntry, countRecords, removedRecords } from '../core/hostsdir.ts';
-import { planSync } from '../core/layout.ts';
+import { planSync } from '../core/hostsdir-layout.ts';
 import type { Manifest } from '../core/manifest.ts';
 import type { AgentConfig } from './config.ts';
 import type { Action, DaemonState, Decision, DirKnowledge, Event, LogLevel, RepairTarget, ScanWhy } from './daemon-state.ts';

@@ -10,7 +10,7 @@
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { writeFileAtomicSync } from '../store/files.ts';
-import { ackKey } from '../store/layout.ts';
+import { ackKey } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentConfig } from './config.ts';
 import { decide, nextDelay } from './daemon-rules.ts';

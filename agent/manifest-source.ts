@@ -15,7 +15,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { type Manifest, type Pointer, verifyManifest } from '../core/manifest.ts';
-import { manifestKey } from '../store/layout.ts';
+import { manifestKey } from '../store/keys.ts';
 import { type TrustStore, verifyManifestSignature } from '../core/signature.ts';
 import type { SsmFallback } from '../store/fast-pointer.ts';
 import { decodePointer, readPointer } from '../store/pointer.ts';

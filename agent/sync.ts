@@ -1,6 +1,6 @@
 /** One sync of the hosts directory to a manifest: read (or take the known state), diff, apply. */
 import { type DirectoryState, type Plan, type RecordCounts, applyPlan, applyPlanInPlace, removedRecords } from '../core/hostsdir.ts';
-import { type Layout, PER_MAC, planSync } from '../core/layout.ts';
+import { type Layout, PER_MAC, planSync } from '../core/hostsdir-layout.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { type ApplyProgress, type Pacing, applyPlanToDirectory, purgeDirectory, readDirectory } from './hostsdir-io.ts';

@@ -18,7 +18,7 @@ import { serviceControl } from '../agent/service.ts';
 import { syncDirectory } from '../agent/sync.ts';
 import { publishPolicy, readCurrentManifest } from '../control/publish.ts';
 import type { Policy } from '../core/policy.ts';
-import { PER_MAC } from '../core/layout.ts';
+import { PER_MAC } from '../core/hostsdir-layout.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { shardOf } from '../core/sharded.ts';
 import { basePolicy, changedMacsOf, churnedPolicy } from './data.ts';

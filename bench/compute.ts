@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeSite } from '../control/compute-site.ts';
-import { exportKey, settingsParameter } from '../store/layout.ts';
+import { exportKey, settingsParameter } from '../store/keys.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { exportBundle } from '../test/support/exports.ts';
 

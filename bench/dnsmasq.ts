@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { CompactionConfigSchema } from '../agent/config.ts';
 import { syncDirectory } from '../agent/sync.ts';
 import type { DirectoryState } from '../core/hostsdir.ts';
-import { type Layout, LayoutSchema } from '../core/layout.ts';
+import { type Layout, LayoutSchema } from '../core/hostsdir-layout.ts';
 import type { Mac } from '../core/mac.ts';
 import { type Manifest, buildManifest } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';

@@ -115,7 +115,7 @@ export function buildProgram(): Command {
               ? { mode: 'systemctl', unit: o.unit ?? 'dnsmasq.service' }
               : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
         if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
-        const { LayoutSchema } = await import('../core/layout.ts');
+        const { LayoutSchema } = await import('../core/hostsdir-layout.ts');
         const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
         run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service, purge: o.purge ?? true };
       }

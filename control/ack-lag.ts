@@ -3,7 +3,7 @@
  * `acks/<site>/<host>.json` after each applied generation, so an ack older than the publish of the current
  * manifest means that host has not applied it. A listing gives LastModified without reading any ack.
  */
-import { acksPrefix } from '../store/layout.ts';
+import { acksPrefix } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 
 export interface AckLag {

@@ -6,7 +6,7 @@
 import { type AgentReport, AgentReportSchema } from '../core/ack.ts';
 import { InputError } from '../core/errors.ts';
 import { parseManifestBytes } from '../core/manifest.ts';
-import { acksPrefix } from '../store/layout.ts';
+import { acksPrefix } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 import { readPointer } from '../store/pointer.ts';
 

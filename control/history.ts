@@ -5,7 +5,7 @@
 import { InputError } from '../core/errors.ts';
 import { type Manifest, parseManifestBytes, sha256 } from '../core/manifest.ts';
 import { type Provenance, parseProvenanceBytes } from '../core/provenance.ts';
-import { manifestKey, provenanceKey } from '../store/layout.ts';
+import { manifestKey, provenanceKey } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 import { readPointer } from '../store/pointer.ts';
 

@@ -15,7 +15,7 @@ import { ConfigError, InputError } from '../core/errors.ts';
 import { type ParsedExport, parseExportBundle } from '../core/export-bundle.ts';
 import { decodeJsonBytes } from '../core/json-text.ts';
 import { type StateExport, checkStateSite, combineWithState, parseStateExport } from '../core/state-export.ts';
-import { exportsPrefix, stateExportsPrefix } from '../store/layout.ts';
+import { exportsPrefix, stateExportsPrefix } from '../store/keys.ts';
 import type { ObjectSummary, Store } from '../store/store.ts';
 import { ExportCache, cachedDigest } from './export-cache.ts';
 

@@ -13,7 +13,7 @@ import {
 } from '../core/manifest.ts';
 import type { Policy } from '../core/policy.ts';
 import type { GuardSettings } from '../core/settings.ts';
-import { manifestKey, provenanceKey } from '../store/layout.ts';
+import { manifestKey, provenanceKey } from '../store/keys.ts';
 import { readPointer, writePointer } from '../store/pointer.ts';
 import type { Store } from '../store/store.ts';
 import { parseStoredManifest, rememberManifest } from './manifest-cache.ts';

@@ -6,7 +6,7 @@ import { InputError } from '../core/errors.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { serializeProvenance } from '../core/provenance.ts';
 import { GuardSettingsSchema } from '../core/settings.ts';
-import { manifestKey } from '../store/layout.ts';
+import { manifestKey } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 import { findGeneration, readProvenance } from './history.ts';
 import { type PublishResult, publishPolicy, readCurrentManifest } from './publish.ts';

@@ -3,7 +3,7 @@ import { ConfigError, InputError } from '../core/errors.ts';
 import { assertConsistentSettings } from '../core/policy.ts';
 import { type SiteSettings, SiteSettingsSchema } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
-import { settingsParameter } from '../store/layout.ts';
+import { settingsParameter } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 
 /** Parse settings text; every refusal names the parameter and the field ("/pxe-filter/dc1/settings.guard.maxChangeShare"). */

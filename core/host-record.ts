@@ -4,7 +4,7 @@
  */
 import { listedVerdict } from './explain.ts';
 import { UNKNOWN_HOSTS_FILE, parseRecords, verdictOfText } from './hostsdir.ts';
-import type { Layout } from './layout.ts';
+import type { Layout } from './hostsdir-layout.ts';
 import { type Mac, macFileName } from './mac.ts';
 import type { Manifest } from './manifest.ts';
 import type { Verdict } from './policy.ts';

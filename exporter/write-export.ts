@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { EXPORT_SCHEMA, type ExportBundle, parseExportBundle } from '../core/export-bundle.ts';
 import { sha256 } from '../core/manifest.ts';
-import { exportKey } from '../store/layout.ts';
+import { exportKey } from '../store/keys.ts';
 import { ConfigError } from '../core/errors.ts';
 import { NoUsableExportError, newestExport } from '../control/newest-export.ts';
 import type { Store } from '../store/store.ts';

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import { SiteNameSchema } from '../core/settings.ts';
 import { parseWith } from '../core/zod-errors.ts';
-import { exportsPrefix } from '../store/layout.ts';
+import { exportsPrefix } from '../store/keys.ts';
 import { SCHEDULE_SOURCE } from './names.ts';
 
 // S3 events carry many more fields; only these are relied on, the rest is tolerated.

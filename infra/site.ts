@@ -17,7 +17,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, Metric, SCHEDULE_SOURCE } from '../functions/names.ts';
-import { acksPrefix, exportsPrefix, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../store/layout.ts';
+import { acksPrefix, exportsPrefix, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../store/keys.ts';
 import type { SiteConfig } from './config.ts';
 import { SiteDashboard } from './dashboard.ts';
 

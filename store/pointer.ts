@@ -6,7 +6,7 @@
 import { InputError } from '../core/errors.ts';
 import { type Pointer, PointerSchema } from '../core/manifest.ts';
 import { parseWith } from '../core/zod-errors.ts';
-import { pointerParameter } from './layout.ts';
+import { pointerParameter } from './keys.ts';
 import type { Store } from './store.ts';
 
 /** The site's pointer, or undefined when none was published; InputError when it is not a valid pointer. */

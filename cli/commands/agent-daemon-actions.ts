@@ -1,6 +1,6 @@
 /** What `agent run|plan|status` do (their flags: agent-daemon.ts). */
 import { InputError } from '../../core/errors.ts';
-import { planSync } from '../../core/layout.ts';
+import { planSync } from '../../core/hostsdir-layout.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { readDirectory } from '../../agent/hostsdir-io.ts';

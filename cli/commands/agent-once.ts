@@ -13,7 +13,7 @@ import { syncDirectory } from '../../agent/sync.ts';
 import { resolveHostsdir } from '../../agent/hostsdir-path.ts';
 import { acquireHostsdirLock } from '../../agent/lock.ts';
 import type { AgentConfig } from '../../agent/config.ts';
-import { type Layout, PER_MAC } from '../../core/layout.ts';
+import { type Layout, PER_MAC } from '../../core/hostsdir-layout.ts';
 import { RELOAD_ABOVE_OPERATIONS } from '../../agent/apply-defaults.ts';
 
 export interface AgentOnceOptions {

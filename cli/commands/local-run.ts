@@ -22,7 +22,7 @@ import { readAgentState, writeAgentState } from '../../agent/state-file.ts';
 import { VERSION } from '../../core/version.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { writeExport } from '../../exporter/write-export.ts';
-import { ackKey, settingsParameter } from '../../store/layout.ts';
+import { ackKey, settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { readDocuments } from '../io.ts';
 import { readJsonFileWithDigest } from '../../store/files.ts';

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { macFileName } from '../../core/mac.ts';
 import { recordText } from '../../core/hostsdir.ts';
 import { PointerSchema } from '../../core/manifest.ts';
-import { pointerParameter } from '../../store/layout.ts';
+import { pointerParameter } from '../../store/keys.ts';
 import { AGENT_NODE_FLAGS, LARGE_APPLY_OPERATIONS } from '../../agent/heap.ts';
 import { type Rig, fastTmp, isApplied, killAll, makeRig, manifestBytes, macs, policyOf, publish, publishRaw, rewriteConfig, snapshot, startAgent } from './support.ts';
 import { sha256 } from '../../core/manifest.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManifestSource, pointerMoved } from '../../agent/manifest-source.ts';
-import { manifestKey, pointerParameter } from '../../store/layout.ts';
+import { manifestKey, pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import type { Store } from '../../store/store.ts';
 import { sha256 } from '../../core/manifest.ts';

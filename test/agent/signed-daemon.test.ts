@@ -13,7 +13,7 @@ import { PointerSchema, sha256 } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { publishPolicy } from '../../control/publish.ts';
 import { type ManifestSigner, generateSigningKey, keySigner, loadSigningKeyFile, signManifestDigest } from '../../control/signing.ts';
-import { pointerParameter } from '../../store/layout.ts';
+import { pointerParameter } from '../../store/keys.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { statusCommand } from '../../cli/commands/agent-daemon-actions.ts';
 import type { LocalStore } from '../../store/local-store.ts';

@@ -8,7 +8,7 @@ import type { Mac } from '../../core/mac.ts';
 import { type Manifest, type Pointer, buildManifest, serializeManifest, sha256 } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { publishPolicy } from '../../control/publish.ts';
-import { manifestKey, pointerParameter } from '../../store/layout.ts';
+import { manifestKey, pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 
 export const mac = (i: number) =>

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.ts';
 import { parseManifestBytes } from '../../core/manifest.ts';
 import { computeSite } from '../../control/compute-site.ts';
-import { exportKey, settingsParameter } from '../../store/layout.ts';
+import { exportKey, settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { runCli, snapshotDir, stderrLines, tempDir } from '../support/cli.ts';
 import { exportBundle, nodeUuid } from '../support/exports.ts';

@@ -9,7 +9,7 @@ import { trustStoreFromPems, verifyManifestSignature } from '../../core/signatur
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, type FileSnapshot, runCli, snapshotDir, spawnCli, tempDir } from '../support/cli.ts';
-import { exportKey, pointerParameter } from '../../store/layout.ts';
+import { exportKey, pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 
 interface NodesDoc {

@@ -9,7 +9,7 @@ import type { Mac } from '../../core/mac.ts';
 import { PointerSchema, sha256 } from '../../core/manifest.ts';
 import { SignatureSchema, keyIdOf } from '../../core/signature.ts';
 import { createPublicKey } from 'node:crypto';
-import { pointerParameter } from '../../store/layout.ts';
+import { pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { publishPolicy } from '../../control/publish.ts';
 import { loadSigningKeyFile } from '../../control/signing.ts';

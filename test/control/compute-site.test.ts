@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/errors.ts';
 import { computeSite } from '../../control/compute-site.ts';
 import { newestExport } from '../../control/newest-export.ts';
-import { exportKey, settingsParameter } from '../../store/layout.ts';
+import { exportKey, settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { exportBundle } from '../support/exports.ts';
 

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.ts';
 import { computeSite } from '../../control/compute-site.ts';
 import { FUTURE_TOLERANCE_MS, NoUsableExportError, futureDating, newestExport } from '../../control/newest-export.ts';
-import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/layout.ts';
+import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { exportBundle, mac } from '../support/exports.ts';
 

@@ -10,7 +10,7 @@ import { DEFAULT_MAX_CHANGE_SHARE, DEFAULT_MIN_CHANGES_TO_GUARD } from '../../co
 import { type PublishRequest, publishPolicy, readCurrentManifest } from '../../control/publish.ts';
 import { readPointer } from '../../store/pointer.ts';
 import { ManifestSource } from '../../agent/manifest-source.ts';
-import { manifestKey, pointerParameter } from '../../store/layout.ts';
+import { manifestKey, pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { PreconditionFailedError, type Store } from '../../store/store.ts';
 import { tempDir } from '../support/cli.ts';

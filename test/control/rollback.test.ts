@@ -8,7 +8,7 @@ import type { Policy } from '../../core/policy.ts';
 import { publishPolicy } from '../../control/publish.ts';
 import { rollbackSite } from '../../control/rollback.ts';
 import { main } from '../../cli/main.ts';
-import { manifestKey, pointerParameter } from '../../store/layout.ts';
+import { manifestKey, pointerParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import type { Store } from '../../store/store.ts';

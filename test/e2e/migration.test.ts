@@ -6,7 +6,7 @@
  * file that disagrees with the policy is dnsmasq's newest record for it).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Layout, LayoutSchema } from '../../core/layout.ts';
+import { type Layout, LayoutSchema } from '../../core/hostsdir-layout.ts';
 import type { Mac } from '../../core/mac.ts';
 import { shardName, shardOf } from '../../core/sharded.ts';
 import { agentOnceOk, expectedNames, policy, recordIn, visibleNames, writeManifest } from './support/agent.ts';

@@ -12,7 +12,7 @@ import { serviceRoot } from '../../exporter/collect.ts';
 import { httpRequest } from '../../exporter/http.ts';
 import { UpstreamError } from '../../exporter/upstream-error.ts';
 import { buildBundle, sameContent, writeExport } from '../../exporter/write-export.ts';
-import { exportKey } from '../../store/layout.ts';
+import { exportKey } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { PreconditionFailedError } from '../../store/store.ts';
 import { pxeFilter } from '../ironic/support/cli.ts';

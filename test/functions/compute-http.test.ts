@@ -11,7 +11,7 @@ import { PointerSchema, sha256 } from '../../core/manifest.ts';
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
 import { AwsStore, makeS3Client, makeSsmClient } from '../../store/aws-store.ts';
-import { exportKey, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../../store/layout.ts';
+import { exportKey, manifestKey, pointerParameter, provenanceKey, settingsParameter } from '../../store/keys.ts';
 import { AwsHttp } from '../support/aws-http.ts';
 import { exportBundle } from '../support/exports.ts';
 import { FakeAws } from '../support/fake-aws.ts';

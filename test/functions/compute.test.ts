@@ -8,7 +8,7 @@ import { ConfigError, GuardError, InputError } from '../../core/errors.ts';
 import { PointerSchema, parseManifestBytes, sha256 } from '../../core/manifest.ts';
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
-import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/layout.ts';
+import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/keys.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { PreconditionFailedError } from '../../store/store.ts';
 import { FakeAws, s3Error, ssmError } from '../support/fake-aws.ts';

@@ -25,7 +25,7 @@ const pullManifest = (s: Store, site: string, appliedGeneration: number | undefi
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
 import { AwsStore } from '../../store/aws-store.ts';
-import { exportKey, pointerParameter, settingsParameter } from '../../store/layout.ts';
+import { exportKey, pointerParameter, settingsParameter } from '../../store/keys.ts';
 import { FakeAws } from '../support/fake-aws.ts';
 import { exportBundle } from '../support/exports.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentState } from '../../agent/state-file.ts';
 import { syncDirectory } from '../../agent/sync.ts';
 import { findGeneration } from '../../control/history.ts';
-import type { Layout } from '../../core/layout.ts';
+import type { Layout } from '../../core/hostsdir-layout.ts';
 import { macFileName, type Mac } from '../../core/mac.ts';
 import { explainMacs } from '../../control/explain.ts';
 import type { LocalStore } from '../../store/local-store.ts';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provenanceKey } from '../../store/layout.ts';
+import { provenanceKey } from '../../store/keys.ts';
 import type { LocalStore } from '../../store/local-store.ts';
 import { runCli, stderrLines, tempDir } from '../support/cli.ts';
 import { mac as bigMac } from '../support/exports.ts';

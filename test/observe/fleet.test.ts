@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetRows } from '../../control/fleet.ts';
-import { ackKey } from '../../store/layout.ts';
+import { ackKey } from '../../store/keys.ts';
 import type { LocalStore } from '../../store/local-store.ts';
 import { runCli, tempDir } from '../support/cli.ts';
 import { ack, at, dc1Site, putAck } from './sites.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ACK_SCHEMA, type AgentReport, encodeReport } from '../../agent/report.ts';
 import { computeSite } from '../../control/compute-site.ts';
 import { EXPORT_SCHEMA } from '../../core/export-bundle.ts';
-import { ackKey, exportKey, manifestKey, provenanceKey, settingsParameter } from '../../store/layout.ts';
+import { ackKey, exportKey, manifestKey, provenanceKey, settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { REPO_ROOT } from '../support/cli.ts';
 import { exportBundle } from '../support/exports.ts';

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildManifest, serializeManifest } from '../../../core/manifest.ts';
 import { UNKNOWN_HOSTS_FILE, parseRecords } from '../../../core/hostsdir.ts';
-import { type Layout, LayoutSchema } from '../../../core/layout.ts';
+import { type Layout, LayoutSchema } from '../../../core/hostsdir-layout.ts';
 import { type Mac, macFileName } from '../../../core/mac.ts';
 import { shardName, shardOf } from '../../../core/sharded.ts';
 import type { Policy } from '../../../core/policy.ts';
