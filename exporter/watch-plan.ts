@@ -9,8 +9,7 @@
  */
 import { type InspectionState, sameState } from '../core/state-export.ts';
 
-/** Exit status of a watcher that gave up: EX_TEMPFAIL (sysexits.h), "try again later". */
-export const WATCH_GAVE_UP_EXIT = 75;
+export { WATCH_GAVE_UP_EXIT } from './watch-exit.ts';
 
 export interface WatchSettings {
   intervalMs: number;
