@@ -33,8 +33,7 @@ export class ExportCache<P> {
 
   put(key: string, version: string, bytes: Uint8Array, parsed: P): CachedExport<P> {
     this.misses++;
-    let digest: string | undefined;
-    const entry: CachedExport<P> = { key, version, bytes, parsed, digest: () => (digest ??= sha256(bytes)) };
+    const entry: CachedExport<P> = { key, version, bytes, parsed, digest: cachedDigest(bytes) };
     const i = this.entries.findIndex((e) => e.key === key);
     if (i >= 0) this.entries.splice(i, 1);
     this.entries.unshift(entry);
@@ -49,7 +48,7 @@ export class ExportCache<P> {
   }
 }
 
-/** Wraps a value computed once per entry without the cache knowing what it is. */
+/** The sha256 of `bytes`, computed at the first call only. */
 export function cachedDigest(bytes: Uint8Array): () => string {
   let digest: string | undefined;
   return () => (digest ??= sha256(bytes));

@@ -51,6 +51,7 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchState> {
       // Fast readings: one attempt each (this loop is the retry, with its own backoff and log).
       const fast: CollectOptions = { ...conn.collect, quiet: true, transport: { ...conn.collect.transport, retries: 0 } };
       const observed = await collectState(fast);
+      if (s.failures > 0) o.log('watch.recovered', { afterFailures: s.failures, failingForMs: now().getTime() - (s.failingSince ?? now().getTime()) });
       const reason = fullListingReason(s, observed, now().getTime(), o);
       let decided = afterReading(s, observed);
       if (reason !== undefined) {
@@ -68,7 +69,6 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchState> {
       if (decided.publish) {
         await writeStateExport(o.target, conn.site, decided.state.published!, decided.state.fullKey, now(), o.log);
       }
-      if (s.failures > 0) o.log('watch.recovered', { afterFailures: s.failures, failingForMs: now().getTime() - (s.failingSince ?? now().getTime()) });
       s = decided.state;
     } catch (err) {
       // The operator's mistake (an option, the configuration), not the service's: retrying cannot fix it.

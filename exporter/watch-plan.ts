@@ -9,9 +9,7 @@
  */
 import { type InspectionState, sameState } from '../core/state-export.ts';
 
-import { WATCH_GAVE_UP_EXIT } from './exit-codes.ts';
-
-export { WATCH_GAVE_UP_EXIT };
+export { WATCH_GAVE_UP_EXIT } from './watch-exit.ts';
 
 export interface WatchSettings {
   intervalMs: number;

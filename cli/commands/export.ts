@@ -10,7 +10,7 @@ import { InputError } from '../../core/errors.ts';
 import type { LogFn } from '../../exporter/api-client.ts';
 import type { CliCloudOptions, FileSecrets, ResolvedCloud } from '../../exporter/cloud-config.ts';
 import type { ExportRunOptions, InspectorMode } from '../../exporter/run-export.ts';
-import { WATCH_GAVE_UP_EXIT } from '../../exporter/exit-codes.ts';
+import { WATCH_GAVE_UP_EXIT } from '../../exporter/watch-exit.ts';
 import type { SecretRedactor } from '../../exporter/redact.ts';
 import { DEFAULT_IRONIC_API_VERSION } from '../../exporter/defaults.ts';
 import type { ExportTarget } from '../../exporter/write-export.ts';
