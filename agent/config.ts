@@ -13,7 +13,7 @@ import { SiteNameSchema } from '../core/settings.ts';
 import { trustStoreOf } from '../core/signature.ts';
 import { parseWith } from '../core/zod-errors.ts';
 import { RELOAD_ABOVE_OPERATIONS } from './apply-defaults.ts';
-import { DEFAULT_FAST_POINTER_TABLE } from '../store/layout.ts';
+import { DEFAULT_FAST_POINTER_TABLE } from '../store/keys.ts';
 
 /** A host name becomes an S3 key segment (`acks/<site>/<host>.json`): keep it to a safe alphabet. */
 export const HostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a host name is 1-128 characters of A-Z a-z 0-9 . _ -');

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { computeSite } from '../control/compute-site.ts';
 import { exportCache } from '../control/newest-export.ts';
 import { buildStateExport } from '../core/state-export.ts';
-import { exportKey, settingsParameter, stateExportKey } from '../store/layout.ts';
+import { exportKey, settingsParameter, stateExportKey } from '../store/keys.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { exportBundle, nodeUuid } from '../test/support/exports.ts';
 

@@ -15,7 +15,7 @@
  */
 import { type FSWatcher, existsSync, readdirSync, statSync, watch } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { exportsPrefix } from '../store/layout.ts';
+import { exportsPrefix } from '../store/keys.ts';
 
 export interface ExportWatch {
   close(): void;

@@ -4,7 +4,7 @@
  */
 import { basename, join, resolve } from 'node:path';
 import { type InspectionState, buildStateExport, parseStateExport } from '../core/state-export.ts';
-import { stateExportKey } from '../store/layout.ts';
+import { stateExportKey } from '../store/keys.ts';
 import { writeFileAtomicSync } from '../store/files.ts';
 import type { LogFn } from './api-client.ts';
 import type { ExportTarget } from './write-export.ts';

@@ -14,7 +14,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { FAST_POINTER_KEY, fastPointerTable } from '../store/layout.ts';
+import { FAST_POINTER_KEY, fastPointerTable } from '../store/keys.ts';
 import type { DeployConfig } from './config.ts';
 import { SigningPublicKey } from './signing-public-key.ts';
 import { PxeFilterSite } from './site.ts';

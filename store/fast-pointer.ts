@@ -9,7 +9,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Pointer } from '../core/manifest.ts';
 import { DEFAULT_MAX_ATTEMPTS, type AwsClientOptions } from './aws-store.ts';
-import { FAST_POINTER_KEY } from './layout.ts';
+import { FAST_POINTER_KEY } from './keys.ts';
 
 /** When the agent reads the authoritative SSM pointer besides the fast one. */
 export interface SsmFallback {
@@ -32,7 +32,7 @@ export const DEFAULT_SSM_FALLBACK: SsmFallback = { intervalMs: 300_000, retryMs:
 /** The agent's attempts per fast-pointer read (the publisher keeps the store's default). */
 export const FAST_POINTER_MAX_ATTEMPTS = 3;
 
-export { DEFAULT_FAST_POINTER_TABLE } from './layout.ts';
+export { DEFAULT_FAST_POINTER_TABLE } from './keys.ts';
 
 export function makeDynamoClient(o: AwsClientOptions = {}): DynamoDBClient {
   return new DynamoDBClient({

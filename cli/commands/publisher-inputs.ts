@@ -9,7 +9,7 @@ import { InputError } from '../../core/errors.ts';
 import { SiteNameSchema } from '../../core/settings.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { loadSiteSettings } from '../../control/site-settings.ts';
-import { settingsParameter } from '../../store/layout.ts';
+import { settingsParameter } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { openStore } from '../../store/open.ts';
 import type { Store } from '../../store/store.ts';

@@ -13,7 +13,7 @@ import { publishPolicy } from '../../control/publish.ts';
 import { type ManifestSigner, keySigner } from '../../control/signing.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { DynamoFastPointer } from '../../store/fast-pointer.ts';
-import { manifestKey, pointerParameter } from '../../store/layout.ts';
+import { manifestKey, pointerParameter } from '../../store/keys.ts';
 import { FakeAws, ddbError, s3Error } from '../support/fake-aws.ts';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';

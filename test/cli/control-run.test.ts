@@ -7,7 +7,7 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { manifestKey } from '../../store/layout.ts';
+import { manifestKey } from '../../store/keys.ts';
 import { ManifestSource } from '../../agent/manifest-source.ts';
 import { trustStoreFromPems } from '../../core/signature.ts';
 import { snapshotDir, spawnCli, stderrLines, tempDir } from '../support/cli.ts';

@@ -11,7 +11,7 @@ import { type CliResult, REPO_ROOT } from '../support/cli.ts';
 import { type Service, spawnControlRun } from '../support/control.ts';
 import { exportBundle } from '../support/exports.ts';
 import { FakeAws } from '../support/fake-aws.ts';
-import { exportKey } from '../../store/layout.ts';
+import { exportKey } from '../../store/keys.ts';
 
 const fake = new FakeAws();
 const http = new AwsHttp(fake, 'pxe-bucket');

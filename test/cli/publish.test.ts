@@ -12,7 +12,7 @@ import { newestExport } from '../../control/newest-export.ts';
 import { ManifestSource } from '../../agent/manifest-source.ts';
 import { trustStoreFromPems } from '../../core/signature.ts';
 import { sha256 } from '../../core/manifest.ts';
-import { manifestKey } from '../../store/layout.ts';
+import { manifestKey } from '../../store/keys.ts';
 import type { Store } from '../../store/store.ts';
 import { type CliResult, snapshotDir, spawnCli, stderrLines, tempDir } from '../support/cli.ts';
 import { type LogLine, pointerGeneration, putExport, siteStore } from '../support/control.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exportCache, newestExport } from '../../control/newest-export.ts';
-import { exportKey } from '../../store/layout.ts';
+import { exportKey } from '../../store/keys.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import type { Store } from '../../store/store.ts';

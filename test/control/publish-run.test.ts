@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { publishRun } from '../../control/publish-run.ts';
-import { manifestKey } from '../../store/layout.ts';
+import { manifestKey } from '../../store/keys.ts';
 import { readPointer } from '../../store/pointer.ts';
 import type { LocalStore } from '../../store/local-store.ts';
 import { PreconditionFailedError, type Store } from '../../store/store.ts';

@@ -15,7 +15,7 @@ import { policyFromExport } from '../../control/policy-from-export.ts';
 import { EXPORT_SCHEMA, parseExportBundle } from '../../core/export-bundle.ts';
 import { SiteSettingsSchema } from '../../core/settings.ts';
 import { type InspectionState, buildStateExport, combineWithState, parseStateExport, stateOfExport } from '../../core/state-export.ts';
-import { exportKey, settingsParameter, stateExportKey } from '../../store/layout.ts';
+import { exportKey, settingsParameter, stateExportKey } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { exportBundle, mac, nodeUuid } from '../support/exports.ts';
 

@@ -12,7 +12,7 @@ import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { DynamoFastPointer } from '../../store/fast-pointer.ts';
-import { exportKey, pointerParameter, settingsParameter } from '../../store/layout.ts';
+import { exportKey, pointerParameter, settingsParameter } from '../../store/keys.ts';
 import { FakeAws, ddbError } from '../support/fake-aws.ts';
 import { exportBundle } from '../support/exports.ts';
 

@@ -9,7 +9,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
-import { DEFAULT_FAST_POINTER_TABLE } from '../../store/layout.ts';
+import { DEFAULT_FAST_POINTER_TABLE } from '../../store/keys.ts';
 import { AgentConfigSchema } from '../../agent/config.ts';
 import { allows, roleStatements } from './iam-eval.ts';
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeSite } from '../../control/compute-site.ts';
 import { parseStateExport } from '../../core/state-export.ts';
-import { exportsPrefix, settingsParameter, stateExportsPrefix } from '../../store/layout.ts';
+import { exportsPrefix, settingsParameter, stateExportsPrefix } from '../../store/keys.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { pxeFilter } from './support/cli.ts';
 import { type Enrolled, enrollNode, macFor, waitIntrospection } from './support/enroll.ts';

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { exportKey, settingsParameter } from '../../store/layout.ts';
+import { exportKey, settingsParameter } from '../../store/keys.ts';
 import { readPointer } from '../../store/pointer.ts';
 import { LocalStore } from '../../store/local-store.ts';
 import { REPO_ROOT } from './cli.ts';

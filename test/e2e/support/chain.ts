@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalStore } from '../../../store/local-store.ts';
-import { settingsParameter } from '../../../store/layout.ts';
+import { settingsParameter } from '../../../store/keys.ts';
 import { type Enrolled, enrollNode, macFor, waitState } from '../../ironic/support/enroll.ts';
 import { type Rig, destroyRig, startRig } from '../../ironic/support/ironic-rig.ts';
 import { type AgentProcess, CLI, daemonConfig, launchAgentDaemon } from './agent.ts';
