@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalStore } from '../../../store/local-store.ts';
 import { settingsParameter } from '../../../store/keys.ts';
-import { type Enrolled, enrollNode, macFor, waitState } from '../../ironic/support/enroll.ts';
+import { type Enrolled, enrollNode, macFor, waitIntrospection, waitState } from '../../ironic/support/enroll.ts';
 import { type Rig, destroyRig, startRig } from '../../ironic/support/ironic-rig.ts';
 import { type AgentProcess, CLI, daemonConfig, launchAgentDaemon } from './agent.ts';
 import { type DnsmasqRig, REPO_ROOT, createDnsmasqRig, dnsmasqPid, ignoredCount } from './dnsmasq.ts';
@@ -155,9 +155,21 @@ export async function runTrial(chain: Chain, node: Enrolled, deadlineMs: number)
   await provision(chain, node, 'inspect');
   const offered = await chain.prober.until(mac, 'offer', deadlineMs, 150);
   // Ironic accepts "abort" only in `inspect wait`: wait for it (the conductor gets there within a second or two).
+  // Ironic reaches `inspect wait` a moment before ironic-inspector leaves `starting`; until then inspector holds
+  // the node's lock and refuses the abort Ironic forwards ("Node is locked, please, retry later").
   await waitState(chain.ironic, node.uuid, 'inspect wait', deadlineMs);
-  const aborted = Date.now();
-  await provision(chain, node, 'abort');
+  await waitIntrospection(chain.ironic, node.uuid, 'waiting', deadlineMs);
+  let aborted = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await provision(chain, node, 'abort');
+      break;
+    } catch (err) {
+      if (attempt >= 20 || !/locked/i.test(String(err))) throw err;
+      await sleep(250);
+      aborted = Date.now(); // the clock starts at the abort Ironic accepted
+    }
+  }
   const ignoredAt = await untilIgnored(chain, mac, deadlineMs);
   return { allowMs: Math.max(0, offered.sentAt - asked), denyMs: Math.max(0, ignoredAt - aborted) };
 }
