@@ -77,8 +77,8 @@ export function ratio(a: Stat | undefined, b: Stat | undefined): number | undefi
 export function machineLine(m: Machine): string {
   return (
     `${m.date.slice(0, 16).replace('T', ' ')} UTC; ${m.cpus}, ${m.memGiB} GiB, node ${m.node}; hosts directory on ${m.dir} (${m.fsType}); ` +
-    `medians of ${m.runs} runs (min–max); the whole bench took ${m.durationS} s. Shared machine (other engineers' builds and tests ran ` +
-    `alongside${m.cpuPressure ? `; /proc/pressure/cpu at the end: ${m.cpuPressure.replace('some ', '')}` : ''}): compare within this run only.`
+    `medians of ${m.runs} runs (min–max); the whole bench took ${m.durationS} s. A shared VM` +
+    `${m.cpuPressure ? ` (/proc/pressure/cpu at the end: ${m.cpuPressure.replace('some ', '')})` : ''}: compare within this run only.`
   );
 }
 
