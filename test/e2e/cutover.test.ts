@@ -125,12 +125,16 @@ describeE2E(
           rounds++;
         }
       })();
+      // The round in flight when `during` settles is awaited before `rounds` is read: a take-over faster than one
+      // round still counts the round that overlapped it (it started before `during` did).
+      let result: T;
       try {
-        return { result: await during(), offered, rounds };
+        result = await during();
       } finally {
         running = false;
         await watcher;
       }
+      return { result, offered, rounds };
     }
 
     const colonNames = () => readdirSync(rig.hostsdir).filter((n) => /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(n)).sort();
