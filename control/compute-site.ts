@@ -64,3 +64,26 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
     ...(state ? { stateExportKey: state.key, stateCreatedAt: state.state.createdAt } : {}),
     refusedExports: newest.refused, settings, stats, published };
 }
+
+/** The fields every publish reports, whoever ran it: the Lambda's "published" line and the CLI's (publish, control run). */
+export function publishFields(r: ComputeSiteResult) {
+  const m = r.published.manifest;
+  return {
+    generation: m.generation,
+    versionId: r.published.pointer.versionId,
+    sha256: r.published.pointer.sha256,
+    exportKey: r.exportKey,
+    exportCreatedAt: r.exportCreatedAt,
+    stateExportKey: r.stateExportKey ?? null,
+    stateCreatedAt: r.stateCreatedAt ?? null,
+    refusedExports: r.refusedExports.length,
+    unusableMacs: r.stats.unusableMacs,
+    ports: r.stats.ports,
+    nodesInspecting: r.stats.nodesInspecting,
+    allow: m.policy.allow.length,
+    deny: m.policy.deny.length,
+    unknownHosts: m.policy.unknownHosts,
+    pointerRepaired: r.published.pointerRepaired,
+    signedBy: r.published.pointer.signature?.keyId ?? null,
+  };
+}

@@ -10,7 +10,7 @@
  * gives (cli/commands/control-locks.ts: locks/publish-<site>.lock in the store). An s3:// store has no such lock:
  * one publisher per site there (the Lambda, or one `control run`).
  */
-import { type ComputeSiteResult, computeSite } from './compute-site.ts';
+import { type ComputeSiteResult, computeSite, publishFields } from './compute-site.ts';
 import type { ManifestSigner } from './signing.ts';
 import { PreconditionFailedError, type Store } from '../store/store.ts';
 
@@ -47,24 +47,7 @@ export async function publishRun(req: PublishRunRequest): Promise<PublishRunResu
   }
 }
 
-/** The fields every publish reports (the Lambda's "published" log line, without its AWS-only ones). */
+/** The fields every publish reports, and how many runs it took. */
 export function runFields(r: PublishRunResult) {
-  const m = r.published.manifest;
-  return {
-    generation: m.generation,
-    versionId: r.published.pointer.versionId,
-    sha256: r.published.pointer.sha256,
-    exportKey: r.exportKey,
-    exportCreatedAt: r.exportCreatedAt,
-    refusedExports: r.refusedExports.length,
-    unusableMacs: r.stats.unusableMacs,
-    ports: r.stats.ports,
-    nodesInspecting: r.stats.nodesInspecting,
-    allow: m.policy.allow.length,
-    deny: m.policy.deny.length,
-    unknownHosts: m.policy.unknownHosts,
-    pointerRepaired: r.published.pointerRepaired,
-    signedBy: r.published.pointer.signature?.keyId ?? null,
-    attempts: r.attempts,
-  };
+  return { ...publishFields(r), attempts: r.attempts };
 }

@@ -14,7 +14,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { measureAckLag } from '../control/ack-lag.ts';
-import { computeSite } from '../control/compute-site.ts';
+import { computeSite, publishFields } from '../control/compute-site.ts';
 import type { ManifestSigner } from '../control/signing.ts';
 import type { Store } from '../store/store.ts';
 import type { ComputeTrigger } from './events.ts';
@@ -89,23 +89,8 @@ export function makeComputeHandler(deps: ComputeDeps) {
       logger.warn('fast pointer not written; agents fall back to the SSM pointer', { generation: m.generation, error: fast.error });
     }
     logger.info(published ? 'published' : 'unchanged', {
-      generation: m.generation,
-      versionId: r.published.pointer.versionId,
-      sha256: r.published.pointer.sha256,
-      exportKey: r.exportKey,
-      exportCreatedAt: r.exportCreatedAt,
-      stateExportKey: r.stateExportKey ?? null,
-      stateCreatedAt: r.stateCreatedAt ?? null,
-      refusedExports: r.refusedExports.length,
-      unusableMacs: r.stats.unusableMacs,
-      ports: r.stats.ports,
-      nodesInspecting: r.stats.nodesInspecting,
-      allow: m.policy.allow.length,
-      deny: m.policy.deny.length,
-      unknownHosts: m.policy.unknownHosts,
-      pointerRepaired: r.published.pointerRepaired,
+      ...publishFields(r),
       fastPointer: fast ? (fast.written ? 'written' : fast.reason) : null,
-      signedBy: r.published.pointer.signature?.keyId ?? null,
       agents: lag.agents,
       agentsBehind: lag.behind,
       durationMs,

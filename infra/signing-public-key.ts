@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { COMPUTE_RUNTIME } from './site.ts';
+import { COMPUTE_RUNTIME, LAMBDA_BUNDLING } from './site.ts';
 
 export interface SigningPublicKeyProps {
   signingKey: kms.IKey;
@@ -49,17 +49,7 @@ export class SigningPublicKey extends Construct {
       timeout: Duration.seconds(30),
       role: this.role,
       logGroup,
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-        forceDockerBundling: false,
-        banner: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);",
-      },
+      bundling: LAMBDA_BUNDLING,
     });
 
     const provider = new cr.Provider(this, 'Provider', {

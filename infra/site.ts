@@ -37,6 +37,21 @@ export interface PxeFilterSiteProps {
 /** The newest Node.js runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants the latest). */
 export const COMPUTE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
+/** How every Lambda of the stack is bundled. */
+export const LAMBDA_BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  platform: 'node',
+  minify: true,
+  sourceMap: true,
+  mainFields: ['module', 'main'],
+  // Bundle the pinned SDK too: conditional writes need a recent client, whatever the runtime ships.
+  externalModules: [],
+  forceDockerBundling: false,
+  // ESM bundles of CommonJS dependencies call require(); give them one.
+  banner: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);",
+};
+
 export class PxeFilterSite extends Construct {
   readonly compute: nodejs.NodejsFunction;
   readonly computeRole: iam.Role;
@@ -123,19 +138,7 @@ export class PxeFilterSite extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // Bundle the pinned SDK too: conditional writes need a recent client, whatever the runtime ships.
-        externalModules: [],
-        forceDockerBundling: false,
-        // ESM bundles of CommonJS dependencies call require(); give them one.
-        banner: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);",
-      },
+      bundling: LAMBDA_BUNDLING,
     });
 
     // Trigger 1: a new export object. Trigger 2: the schedule (missed events, heartbeat, ack-lag measurement).
