@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { computeSite } from '../control/compute-site.ts';
 import { exportCache } from '../control/newest-export.ts';
+import { provenanceForms } from '../control/provenance.ts';
 import { buildStateExport } from '../core/state-export.ts';
-import { exportKey, settingsParameter, stateExportKey } from '../store/keys.ts';
+import { exportKey, provenanceKey, settingsParameter, stateExportKey } from '../store/keys.ts';
 import { LocalStore } from '../store/local-store.ts';
 import { exportBundle, nodeUuid } from '../test/support/exports.ts';
 
@@ -35,6 +36,7 @@ try {
   const unchanged: number[] = [];
   // CPU time too: on a shared machine wall time mostly measures the other processes (report both).
   const publishedCpu: number[] = [];
+  const provenanceBytes: number[] = [];
   const unchangedCpu: number[] = [];
   for (let i = 1; i <= 2 * runs; i++) {
     // Odd runs: another node enters inspection (a new generation, provenance included: the expensive outcome).
@@ -52,6 +54,7 @@ try {
     const used = process.cpuUsage(cpu);
     (i % 2 ? publishedCpu : unchangedCpu).push((used.user + used.system) / 1000);
     if (r.published.status !== (i % 2 ? 'published' : 'unchanged') || r.stateExportKey === undefined) throw new Error(`run ${i}: unexpected ${r.published.status}`);
+    if (i % 2) provenanceBytes.push((await store.getObject(provenanceKey(site)))!.bytes.byteLength);
   }
   const stats = (times: number[]) => {
     times.sort((a, b) => a - b);
@@ -71,6 +74,8 @@ try {
       warmPublishedCpuMs: stats(publishedCpu),
       loadAverage1m: Number(loadavg()[0]!.toFixed(1)),
       cpus: cpus().length,
+      // The cold publish writes a full provenance; the warm ones a delta against it (control/provenance.ts).
+      provenance: { ...provenanceForms, warmBytesMax: Math.max(...provenanceBytes) },
       cacheHits: exportCache.hits,
       cacheMisses: exportCache.misses,
     }),

@@ -46,13 +46,22 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
   const { policy, stats } = policyFromExport(parsed, settings);
   const input = { key: exportKey, sha256: newest.chosen.digest() };
   const state = newest.state;
+  const stateDigest = state ? sha256(state.bytes) : undefined;
   const published = await publishPolicy({
     store,
     site,
     policy,
-    inputs: state ? [input, { key: state.key, sha256: sha256(state.bytes) }] : [input],
+    inputs: state ? [input, { key: state.key, sha256: stateDigest! }] : [input],
     // Parsed again only when a generation is published (most runs publish nothing).
-    provenance: provenanceWriter({ bundle: () => decodeJsonBytes(bytes, exportKey), parsed, settings, export: input }),
+    provenance: provenanceWriter({
+      scope: `${store.description}\0${site}`,
+      bundleBytes: bytes,
+      decodeBundle: () => decodeJsonBytes(bytes, exportKey),
+      parsed,
+      settings,
+      export: input,
+      ...(state ? { state: { key: state.key, sha256: stateDigest!, createdAt: state.state.createdAt } } : {}),
+    }),
     guard: settings.guard,
     force: req.force ?? false,
     now: req.now,

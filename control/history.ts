@@ -4,7 +4,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { type Manifest, parseManifestBytes, sha256 } from '../core/manifest.ts';
-import { type Provenance, parseProvenanceBytes } from '../core/provenance.ts';
+import { PROVENANCE_SCHEMA, type Provenance, type StoredProvenance, parseProvenanceBytes, resolveProvenanceDelta } from '../core/provenance.ts';
 import { manifestKey, provenanceKey } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
 import { readPointer } from '../store/pointer.ts';
@@ -70,22 +70,37 @@ export async function findGeneration(
 /**
  * The provenance of one generation: the versions of the provenance object are read newest first until that
  * generation (generations only grow, so a lower one ends the search). Undefined when none is stored (published
- * before provenance was kept, or expired with its manifest).
+ * before provenance was kept, or expired with its manifest). A delta is resolved against the full document whose
+ * object version it names (read by version: an agent's role may read versions but not list them).
  */
 export async function readProvenance(store: Store, site: string, generation: number): Promise<Provenance | undefined> {
   const key = provenanceKey(site);
+  const found = await findProvenance(store, key, generation);
+  if (!found) return undefined;
+  if (found.doc.schema === PROVENANCE_SCHEMA) return found.doc;
+  const label = `${key}@${found.versionId}`;
+  const baseObj = await store.getObject(key, found.doc.base.versionId);
+  // Its base expired first (the lifecycle keeps non-current versions for a time, and the base became one earlier).
+  if (!baseObj) return undefined;
+  const baseLabel = `${key}@${found.doc.base.versionId}`;
+  const base = parseProvenanceBytes(baseObj.bytes, baseLabel);
+  if (base.schema !== PROVENANCE_SCHEMA) throw new InputError(`${label}.base`, found.doc.base.versionId, 'names another delta; a delta is always of a full document');
+  return resolveProvenanceDelta(found.doc, base, label);
+}
+
+async function findProvenance(store: Store, key: string, generation: number): Promise<{ doc: StoredProvenance; versionId: string } | undefined> {
   // The current object first: it is the one asked for nearly always, and reading it needs no version listing
   // (which an agent's role may not do).
   const current = await store.getObject(key);
   if (!current) return undefined;
   const p = parseProvenanceBytes(current.bytes, key);
-  if (p.generation === generation) return p;
+  if (p.generation === generation) return { doc: p, versionId: current.versionId };
   if (p.generation < generation) return undefined;
   for (const v of await store.listVersions(key)) {
     const obj = await store.getObject(key, v.versionId);
     if (!obj) continue;
     const p = parseProvenanceBytes(obj.bytes, `${key}@${v.versionId}`);
-    if (p.generation === generation) return p;
+    if (p.generation === generation) return { doc: p, versionId: v.versionId };
     if (p.generation < generation) break;
   }
   return undefined;

@@ -13,7 +13,7 @@ export function explainedPolicyFromExport(parsed: ParsedExport, settings: SiteSe
   return computePolicy(policyInput(parsed, settings), { explain: true });
 }
 
-function policyInput(parsed: ParsedExport, settings: SiteSettings): PolicyInput {
+export function policyInput(parsed: ParsedExport, settings: SiteSettings): PolicyInput {
   if (settings.source === 'inspector' && !parsed.introspections) {
     throw new InputError('introspection', undefined, 'the site uses source "inspector" but the export has no ironic-inspector introspection list');
   }

@@ -17,6 +17,7 @@ import { manifestKey, provenanceKey } from '../store/keys.ts';
 import { readPointer, writePointer } from '../store/pointer.ts';
 import type { Store } from '../store/store.ts';
 import { parseStoredManifest, rememberManifest } from './manifest-cache.ts';
+import type { ProvenanceWriter } from './provenance.ts';
 import { type ManifestSigner, signManifestDigest } from './signing.ts';
 
 export interface PublishRequest {
@@ -33,7 +34,7 @@ export interface PublishRequest {
    * The provenance of a newly published manifest (core/provenance.ts), written beside it before the pointer moves,
    * so every generation agents can see has its explanation. Called only when a generation is published.
    */
-  provenance?: (manifest: Manifest) => Uint8Array;
+  provenance?: ProvenanceWriter;
 }
 
 export interface PublishResult {
@@ -89,7 +90,11 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
   });
   rememberManifest(key, put.versionId, next.manifest);
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
-  if (req.provenance) await store.putObject(provenanceKey(site), req.provenance(next.manifest), { contentType: 'application/json' });
+  if (req.provenance) {
+    const { bytes } = req.provenance.render(next.manifest);
+    const stored = await store.putObject(provenanceKey(site), bytes, { contentType: 'application/json' });
+    req.provenance.stored(next.manifest, stored.versionId);
+  }
   await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));
   const fastPointer = await writeFastPointer(store, pointer);
   return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false, ...(fastPointer ? { fastPointer } : {}) };

@@ -4,7 +4,8 @@
  */
 import { InputError } from '../core/errors.ts';
 import type { Manifest } from '../core/manifest.ts';
-import { serializeProvenance } from '../core/provenance.ts';
+import { type Provenance, serializeProvenance } from '../core/provenance.ts';
+import type { ProvenanceWriter } from './provenance.ts';
 import { GuardSettingsSchema } from '../core/settings.ts';
 import { manifestKey } from '../store/keys.ts';
 import type { Store } from '../store/store.ts';
@@ -48,7 +49,15 @@ export async function rollbackSite(req: RollbackRequest): Promise<RollbackResult
     now: req.now,
     ...(req.signer ? { signer: req.signer } : {}),
     // The same policy, so the same explanation: the restored generation's provenance, stamped with the new one.
-    ...(restored ? { provenance: (m: Manifest) => serializeProvenance({ ...restored, generation: m.generation, publishedAt: m.createdAt, policyDigest: m.policyDigest }) } : {}),
+    ...(restored ? { provenance: restoredProvenance(restored) } : {}),
   });
   return { from: { generation: toGeneration, versionId: target.versionId }, published };
+}
+
+/** A full document (never a delta: its base may be any age), stamped with the new generation. */
+function restoredProvenance(restored: Provenance): ProvenanceWriter {
+  return {
+    render: (m: Manifest) => ({ bytes: serializeProvenance({ ...restored, generation: m.generation, publishedAt: m.createdAt, policyDigest: m.policyDigest }), form: 'full' }),
+    stored: () => {},
+  };
 }

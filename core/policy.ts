@@ -134,12 +134,8 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
   for (let i = 0; i < input.ports.length; i++) {
     const port = input.ports[i]!;
-    let rule: PortRule;
-    if (port.nodeUuid === null) rule = 'no-node';
-    else if (inspecting.has(port.nodeUuid)) {
-      allow.add(port.mac);
-      rule = 'node-inspecting';
-    } else rule = 'node-not-inspecting';
+    const rule = portRule(port, inspecting);
+    if (rule === 'node-inspecting') allow.add(port.mac);
     if (portRules) {
       const list = portRules.get(port.mac);
       if (list) list.push({ nodeUuid: port.nodeUuid, rule });
@@ -155,10 +151,8 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const unusable = inventory.unusable;
   const portsWithoutNode = inventory.portsWithoutNode;
   const unique = inventory.sorted.length;
-  // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
-  // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
-  const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
-  const verdict: Verdict = open ? 'allow' : 'deny';
+  const unknownHosts = unknownHostsDecision(inspecting.size, input);
+  const verdict = unknownHosts.verdict;
   const result = {
     policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny },
     stats: {
@@ -176,6 +170,81 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
     const allowed = allow.has(mac);
     explained.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
   }
-  const unknownHosts = { verdict, open, nodesInspecting: inspecting.size, discovery: input.discovery, denyUnknownMacs: input.denyUnknownMacs };
   return { ...result, explanation: { macs: explained, inspectingNodes: inspecting, unknownHosts } };
+}
+
+/** What one port says about its MAC: the one rule computePolicy and explainMacs share. */
+export function portRule(port: Port, inspecting: ReadonlySet<string>): PortRule {
+  if (port.nodeUuid === null) return 'no-node';
+  return inspecting.has(port.nodeUuid) ? 'node-inspecting' : 'node-not-inspecting';
+}
+
+/** The wildcard's decision and why. */
+export function unknownHostsDecision(nodesInspecting: number, s: { discovery: boolean; denyUnknownMacs: boolean }): PolicyExplanation['unknownHosts'] {
+  // ironic-inspector: (introspection_active() or node_not_found_hook) and not deny_unknown_macs.
+  // An inspecting node without ports still opens unknown hosts: it can only be found by its DHCP request.
+  const open = (nodesInspecting > 0 || s.discovery) && !s.denyUnknownMacs;
+  return { verdict: open ? 'allow' : 'deny', open, nodesInspecting, discovery: s.discovery, denyUnknownMacs: s.denyUnknownMacs };
+}
+
+/** Each MAC's ports, and each node's MACs, in port order: derived once per port list (see inventories). */
+interface PortIndex {
+  portsOfMac: Map<Mac, Port[]>;
+  macsOfNode: Map<string, Mac[]>;
+}
+const portIndexes = new WeakMap<readonly Port[], PortIndex>();
+
+function portIndexOf(ports: readonly Port[]): PortIndex {
+  let index = portIndexes.get(ports);
+  if (index) return index;
+  index = { portsOfMac: new Map(), macsOfNode: new Map() };
+  for (const port of ports) {
+    const list = index.portsOfMac.get(port.mac);
+    if (list) list.push(port);
+    else index.portsOfMac.set(port.mac, [port]);
+    if (port.nodeUuid === null) continue;
+    const macs = index.macsOfNode.get(port.nodeUuid);
+    if (!macs) index.macsOfNode.set(port.nodeUuid, [port.mac]);
+    else if (!macs.includes(port.mac)) macs.push(port.mac);
+  }
+  portIndexes.set(ports, index);
+  return index;
+}
+
+export function nodeHasPorts(ports: readonly Port[], node: string): boolean {
+  return portIndexOf(ports).macsOfNode.has(node);
+}
+
+/** The MACs of the ports of these nodes (each once). */
+export function macsOfNodes(ports: readonly Port[], nodes: Iterable<string>): Set<Mac> {
+  const index = portIndexOf(ports);
+  const out = new Set<Mac>();
+  for (const node of nodes) for (const mac of index.macsOfNode.get(node) ?? []) out.add(mac);
+  return out;
+}
+
+/**
+ * computePolicy's explanation of only some MACs, for a policy already computed from the same ports (a generation
+ * that differs from an explained one in a few nodes' inspections). The verdict is the policy's; the rules are
+ * portRule's, as computePolicy applies them. A MAC the ports do not have is left out.
+ */
+export function explainMacs(
+  ports: readonly Port[],
+  inspecting: ReadonlySet<string>,
+  allow: ReadonlySet<Mac>,
+  macs: Iterable<Mac>,
+): PolicyExplanation['macs'] {
+  const index = portIndexOf(ports);
+  const out: PolicyExplanation['macs'] = new Map();
+  for (const mac of macs) {
+    const list = index.portsOfMac.get(mac);
+    if (!list) continue;
+    const allowed = allow.has(mac);
+    out.set(mac, {
+      verdict: allowed ? 'allow' : 'deny',
+      rule: allowed ? 'port-of-inspecting-node' : 'other-port',
+      ports: list.map((p) => ({ nodeUuid: p.nodeUuid, rule: portRule(p, inspecting) })),
+    });
+  }
+  return out;
 }

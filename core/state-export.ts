@@ -90,8 +90,7 @@ export function combineWithState<T extends ParsedExport>(full: T, state: StateEx
   let nodes: Node[] | undefined;
   if (full.nodes || state.nodes.length > 0) {
     const base = nodeIndex(full.nodes ?? []);
-    const named = new Set(state.nodes.map((n) => n.uuid));
-    nodes = base.notInspecting.filter((n) => !named.has(n.uuid));
+    nodes = withoutNamed(base, state.nodes);
     for (const n of state.nodes) nodes.push({ uuid: n.uuid, provisionState: n.provisionState, inspectInterface: n.inspectInterface });
   }
   let introspections: Introspection[] | undefined = full.introspections;
@@ -109,13 +108,38 @@ export function combineWithState<T extends ParsedExport>(full: T, state: StateEx
  * A state export is combined with the same full export many times (every few seconds, in a warm process that keeps
  * the parsed full export): what only depends on the full export's lists is derived once per list.
  */
-const nodeIndexes = new WeakMap<readonly Node[], { notInspecting: readonly Node[] }>();
+interface NodeIndex {
+  notInspecting: readonly Node[];
+  /** Each node's place in notInspecting; undefined when a UUID is listed twice (then the list is filtered). */
+  position: ReadonlyMap<string, number> | undefined;
+}
+const nodeIndexes = new WeakMap<readonly Node[], NodeIndex>();
+
+/** The full export's nodes not in inspection, less those the state names (they are listed with the state's reading). */
+function withoutNamed(base: NodeIndex, named: readonly { uuid: string }[]): Node[] {
+  if (!base.position) {
+    const set = new Set(named.map((n) => n.uuid));
+    return base.notInspecting.filter((n) => !set.has(n.uuid));
+  }
+  // The few named nodes are cut out of the long list by position: copying slices, not testing every node.
+  const cuts = [...new Set(named.map((n) => base.position!.get(n.uuid)).filter((i) => i !== undefined))].sort((a, b) => a - b);
+  const parts: (readonly Node[])[] = [];
+  let from = 0;
+  for (const i of cuts) {
+    parts.push(base.notInspecting.slice(from, i));
+    from = i + 1;
+  }
+  parts.push(base.notInspecting.slice(from));
+  return ([] as Node[]).concat(...parts);
+}
 const finishedIndexes = new WeakMap<readonly Introspection[], readonly Introspection[]>();
 
 function nodeIndex(nodes: readonly Node[]) {
-  let index = nodeIndexes.get(nodes);
+  let index: NodeIndex | undefined = nodeIndexes.get(nodes);
   if (!index) {
-    index = { notInspecting: nodes.filter((n) => !INSPECTING_STATES.has(n.provisionState)) };
+    const notInspecting = nodes.filter((n) => !INSPECTING_STATES.has(n.provisionState));
+    const position = new Map(notInspecting.map((n, i) => [n.uuid, i]));
+    index = { notInspecting, position: position.size === notInspecting.length ? position : undefined };
     nodeIndexes.set(nodes, index);
   }
   return index;

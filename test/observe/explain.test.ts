@@ -4,7 +4,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provenanceKey } from '../../store/keys.ts';
+import { computeSite } from '../../control/compute-site.ts';
+import { buildStateExport } from '../../core/state-export.ts';
+import { provenanceKey, stateExportKey } from '../../store/keys.ts';
 import type { LocalStore } from '../../store/local-store.ts';
 import { runCli, stderrLines, tempDir } from '../support/cli.ts';
 import { mac as bigMac } from '../support/exports.ts';
@@ -178,6 +180,32 @@ describe('explain, history and diff on a generated 10k-MAC site', () => {
     expect(r.generation).toBe(4);
     expect(r.macs[0]).toMatchObject({ verdict: 'allow', rule: 'port-of-inspecting-node', provenance: true });
     expect(r.macs[0]!.ports[0]).toMatchObject({ nodeName: 'dc1-node-000', provisionState: 'inspect wait' });
+  });
+
+  it('a generation published from a state export is stored as a delta and explained in full; its base expired: no provenance, no error', async () => {
+    const root = join(tmp.path, 'dc1-state');
+    const { store } = await dc1Site(root);
+    // Node 5 enters inspection: a state export, combined with generation 3's full export.
+    const state = buildStateExport('dc1', { nodes: [{ uuid: dc1Node(5), provisionState: 'inspecting', inspectInterface: 'agent' }] }, at(30), null);
+    await store.putObject(stateExportKey('dc1', at(30)), new TextEncoder().encode(JSON.stringify(state)));
+    const g4 = await computeSite({ store, site: 'dc1', now: at(31) });
+    expect(g4.published).toMatchObject({ status: 'published', manifest: { generation: 4 } });
+    const stored = await store.getObject(provenanceKey('dc1'));
+    const doc = JSON.parse(new TextDecoder().decode(stored!.bytes)) as { schema: string; base: { generation: number }; macs: Record<string, unknown> };
+    expect(doc.schema).toBe('pxe-filter/provenance-delta@1');
+    expect(doc.base.generation).toBe(3);
+    expect(Object.keys(doc.macs).sort()).toEqual([dc1Mac(5, 0), dc1Mac(5, 1)]);
+    expect(stored!.bytes.byteLength).toBeLessThan(4096);
+    const r = await explainJson([dc1Mac(5, 0), dc1Mac(6, 0), '--site', 'dc1', '--store', `local:${root}`]);
+    expect(r.generation).toBe(4);
+    expect(r.macs[0]).toMatchObject({ verdict: 'allow', rule: 'port-of-inspecting-node', provenance: true });
+    expect(r.macs[0]!.ports).toEqual([expect.objectContaining({ node: dc1Node(5), nodeName: 'dc1-node-005', provisionState: 'inspecting', rule: 'node-inspecting' })]);
+    // A MAC the delta does not hold comes from the base, as it was.
+    expect(r.macs[1]).toMatchObject({ verdict: 'deny', rule: 'other-port', provenance: true });
+    expect(r.macs[1]!.ports[0]).toMatchObject({ nodeName: 'dc1-node-006', provisionState: 'active' });
+    expireGeneration(root, 'dc1', 3);
+    const gone = await explainJson([dc1Mac(5, 0), '--site', 'dc1', '--store', `local:${root}`]);
+    expect(gone.macs[0]).toMatchObject({ verdict: 'allow', rule: 'port-of-inspecting-node', provenance: false });
   });
 
   it('provenance is kept beside the manifest, one version per published generation', async () => {
