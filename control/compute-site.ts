@@ -94,5 +94,6 @@ export function publishFields(r: ComputeSiteResult) {
     unknownHosts: m.policy.unknownHosts,
     pointerRepaired: r.published.pointerRepaired,
     signedBy: r.published.pointer.signature?.keyId ?? null,
+    provenance: r.published.provenance ?? null,
   };
 }

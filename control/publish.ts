@@ -44,6 +44,8 @@ export interface PublishResult {
   guard: GuardReport;
   /** The pointer lagged behind the object (a publish died between the two writes) and was moved. */
   pointerRepaired: boolean;
+  /** Which form of provenance was written with a new generation (core/provenance.ts); undefined when none was. */
+  provenance?: 'full' | 'delta';
   /** The store's fast pointer (agents' poll), written after the pointer; undefined when the store has none. */
   fastPointer?: FastPointerWrite;
 }
@@ -90,14 +92,16 @@ export async function publishPolicy(req: PublishRequest): Promise<PublishResult>
   });
   rememberManifest(key, put.versionId, next.manifest);
   const pointer: Pointer = { site, generation: next.manifest.generation, key, versionId: put.versionId, sha256: digest, ...(signature ? { signature } : {}) };
+  let provenance: PublishResult['provenance'];
   if (req.provenance) {
-    const { bytes } = req.provenance.render(next.manifest);
+    const { bytes, form } = req.provenance.render(next.manifest);
+    provenance = form;
     const stored = await store.putObject(provenanceKey(site), bytes, { contentType: 'application/json' });
     req.provenance.stored(next.manifest, stored.versionId);
   }
   await movePointer(store, pointer, await readPointer(store, site).catch(() => undefined));
   const fastPointer = await writeFastPointer(store, pointer);
-  return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false, ...(fastPointer ? { fastPointer } : {}) };
+  return { status: 'published', manifest: next.manifest, pointer, guard, pointerRepaired: false, ...(provenance ? { provenance } : {}), ...(fastPointer ? { fastPointer } : {}) };
 }
 
 /**
