@@ -54,7 +54,8 @@ export async function computeSite(req: ComputeSiteRequest): Promise<ComputeSiteR
     inputs: state ? [input, { key: state.key, sha256: stateDigest! }] : [input],
     // Parsed again only when a generation is published (most runs publish nothing).
     provenance: provenanceWriter({
-      scope: `${store.description}\0${site}`,
+      store,
+      site,
       bundleBytes: bytes,
       decodeBundle: () => decodeJsonBytes(bytes, exportKey),
       parsed,

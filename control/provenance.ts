@@ -25,8 +25,12 @@ import type { SiteSettings } from '../core/settings.ts';
 import { explainedPolicyFromExport, policyInput } from './policy-from-export.ts';
 
 export interface ProvenanceSource {
-  /** Which store and site: a base is only ever used for the site and store it was written to. */
-  scope: string;
+  /**
+   * Where the provenance is stored: a base is only ever used with the store object (one per Lambda container or
+   * `control run` process) and site it was written to.
+   */
+  store: object;
+  site: string;
   /** The full export's bytes (parsed again only for a full document, once per bytes) and the export the policy used. */
   bundleBytes: Uint8Array;
   decodeBundle: () => unknown;
@@ -60,23 +64,18 @@ interface Base {
   macCount: number;
 }
 
-const bases = new Map<string, Base>();
+const bases = new WeakMap<object, Map<string, Base>>();
 const detailsByBytes = new WeakMap<Uint8Array, ProvenanceDetails>();
 
 /** How the process's last publishes were written (for tests and the bench). */
 export const provenanceForms = { full: 0, delta: 0 };
-
-/** Forget every base (tests; a process that lost track of its store). */
-export function forgetProvenanceBases(): void {
-  bases.clear();
-}
 
 export function provenanceWriter(src: ProvenanceSource): ProvenanceWriter {
   let written: Omit<Base, 'versionId'> | undefined;
   const settings = JSON.stringify(src.settings);
   return {
     render(manifest) {
-      const base = bases.get(src.scope);
+      const base = bases.get(src.store)?.get(src.site);
       if (base && base.exportKey === src.export.key && base.exportSha256 === src.export.sha256 && base.settings === settings && fresh(base, manifest)) {
         const delta = deltaOf(src, base, manifest);
         if (delta) {
@@ -97,7 +96,10 @@ export function provenanceWriter(src: ProvenanceSource): ProvenanceWriter {
     },
     stored(_manifest, versionId) {
       // Only a document known to be stored may be a base: a delta naming a version that was never written explains nothing.
-      if (written) bases.set(src.scope, { ...written, versionId });
+      if (!written) return;
+      let sites = bases.get(src.store);
+      if (!sites) bases.set(src.store, (sites = new Map()));
+      sites.set(src.site, { ...written, versionId });
     },
   };
 }

@@ -20,7 +20,7 @@ import {
 import { type SiteSettings, SiteSettingsSchema } from '../../core/settings.ts';
 import { buildStateExport, combineWithState } from '../../core/state-export.ts';
 import { explainedPolicyFromExport } from '../../control/policy-from-export.ts';
-import { forgetProvenanceBases, provenanceWriter } from '../../control/provenance.ts';
+import { provenanceWriter } from '../../control/provenance.ts';
 import { EXPORT_SCHEMA } from '../../core/export-bundle.ts';
 import { nodeUuid } from '../support/exports.ts';
 
@@ -73,7 +73,10 @@ function expectedFull(w: World, parsed: ParsedExport, settings: SiteSettings, ma
 const roundTrip = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
 
 describe('provenance deltas', () => {
-  beforeEach(() => forgetProvenanceBases());
+  let scope: object;
+  beforeEach(() => {
+    scope = {};
+  });
 
   it('resolve to the full document of the same inputs, for any inventory, either source and any sequence of state exports', () => {
     let deltas = 0;
@@ -82,7 +85,7 @@ describe('provenance deltas', () => {
     const inspectingSet = fc.uniqueArray(fc.integer({ min: 0, max: nodes + 8 }), { maxLength: 4 });
     fc.assert(
       fc.property(fc.array(port, { minLength: 150, maxLength: 300 }), inspectingSet, fc.array(inspectingSet, { minLength: 1, maxLength: 6 }), fc.boolean(), fc.constantFrom('ironic' as const, 'inspector' as const), (ports, initial, steps, discovery, source) => {
-        forgetProvenanceBases();
+        scope = {};
         const w = world(ports, nodes, initial.filter((n) => n < nodes), ['agent', 'agent', 'redfish']);
         const settings = SiteSettingsSchema.parse({ source, supportedInspectInterfaces: ['agent'], discovery });
         const stored = new Map<string, Provenance>();
@@ -103,7 +106,7 @@ describe('provenance deltas', () => {
           const next = nextManifest(previous, { site, createdAt: at, inputs: [exportRef], policy });
           if (next.status === 'unchanged') continue;
           previous = next.manifest;
-          const writer = provenanceWriter({ scope: 'test', bundleBytes: w.bytes, decodeBundle: () => w.bundle, parsed, settings, export: exportRef, ...(state ? { state } : {}) });
+          const writer = provenanceWriter({ store: scope, site, bundleBytes: w.bytes, decodeBundle: () => w.bundle, parsed, settings, export: exportRef, ...(state ? { state } : {}) });
           const { bytes, form } = writer.render(next.manifest);
           const doc = parseProvenanceBytes(bytes, 'provenance');
           const versionId = `v${i}`;
@@ -137,7 +140,7 @@ describe('provenance deltas', () => {
       const parsed = i === 0 ? w.full : combineWithState(w.full, buildStateExport(site, { nodes: inspecting.map((n) => ({ uuid: nodeUuid(n), provisionState: 'inspecting' as const, inspectInterface: 'agent' })) }, new Date(t0 + i), null));
       const { policy } = explainedPolicyFromExport(parsed, settings);
       previous = nextManifest(previous, { site, createdAt: new Date(t0 + i * 1000), inputs: [exportRef], policy }).manifest;
-      const writer = provenanceWriter({ scope: 'test', bundleBytes: w.bytes, decodeBundle: () => w.bundle, parsed, settings, export: exportRef });
+      const writer = provenanceWriter({ store: scope, site, bundleBytes: w.bytes, decodeBundle: () => w.bundle, parsed, settings, export: exportRef });
       docs.push(writer.render(previous).bytes);
       writer.stored(previous, `v${i}`);
     }

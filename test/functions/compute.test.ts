@@ -8,11 +8,12 @@ import { ConfigError, GuardError, InputError } from '../../core/errors.ts';
 import { PointerSchema, parseManifestBytes, sha256 } from '../../core/manifest.ts';
 import { makeComputeHandler } from '../../functions/compute.ts';
 import { COMPUTE_SERVICE, METRICS_NAMESPACE, SCHEDULE_SOURCE } from '../../functions/names.ts';
-import { exportKey, manifestKey, pointerParameter, settingsParameter } from '../../store/keys.ts';
+import { buildStateExport } from '../../core/state-export.ts';
+import { exportKey, manifestKey, pointerParameter, provenanceKey, settingsParameter, stateExportKey } from '../../store/keys.ts';
 import { AwsStore } from '../../store/aws-store.ts';
 import { PreconditionFailedError } from '../../store/store.ts';
 import { FakeAws, s3Error, ssmError } from '../support/fake-aws.ts';
-import { exportBundle } from '../support/exports.ts';
+import { exportBundle, nodeUuid } from '../support/exports.ts';
 
 const BUCKET = 'pxe-filter-test';
 const SITE = 'dc1';
@@ -103,6 +104,23 @@ describe('compute handler', () => {
     expect(metricValue('Unchanged')).toEqual([0, 1]);
     expect(metricValue('Published')).toEqual([1, 0]);
     expect(logs().some((l) => l.message === 'unchanged' && l.generation === 1)).toBe(true);
+  });
+
+  it('warm container: a state export publishes with a provenance delta naming the full document by its S3 version', async () => {
+    const full = uploadExport(exportBundle(SITE, { macs: 40, inspecting: [3] }));
+    const h = handler();
+    await h(s3Event(full), context);
+    const at = new Date(clock + 1000);
+    const state = buildStateExport(SITE, { nodes: [3, 7].map((n) => ({ uuid: nodeUuid(n), provisionState: 'inspect wait' as const, inspectInterface: 'agent' })) }, at, full);
+    const stateKey = stateExportKey(SITE, at);
+    fake.put(stateKey, JSON.stringify(state));
+    const r = await h(s3Event(stateKey), context);
+    expect(r).toMatchObject({ status: 'published', generation: 2 });
+    const [base, delta] = fake.objects.get(provenanceKey(SITE))!;
+    const doc = JSON.parse(new TextDecoder().decode(delta!.bytes)) as { schema: string; base: { versionId: string; generation: number }; macs: Record<string, unknown>; state: { key: string } };
+    expect(doc).toMatchObject({ schema: 'pxe-filter/provenance-delta@1', base: { versionId: base!.versionId, generation: 1 }, state: { key: stateKey } });
+    expect(Object.keys(doc.macs)).toEqual(['52:54:00:00:00:07']);
+    expect(logs().find((l) => l.message === 'published' && l.generation === 2)).toMatchObject({ provenance: 'delta', stateExportKey: stateKey });
   });
 
   it('a change publishes generation + 1 from the newest export, even when the event names an older one', async () => {
