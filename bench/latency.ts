@@ -4,7 +4,8 @@
  * daemon and dnsmasq in network namespaces (test/e2e/support/chain.ts). Each trial puts a fresh node into
  * inspection through Ironic's API and times the first OFFER to its MAC, then ends the inspection (abort through
  * Ironic's API) and times the first DISCOVER dnsmasq ignores. Product defaults throughout (watch interval, agent
- * poll of the local store's pointer: 1 s, as docs/onprem.md sets it). Needs root (namespaces).
+ * poll of the local store's pointer: 1 s, as docs/onprem.md sets it). `--source inspector` runs the site on
+ * ironic-inspector's introspections instead of Ironic's provision states. Needs root (namespaces).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +13,11 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ChainParts, type Trial, runTrial, startChain, stopChain } from '../test/e2e/support/chain.ts';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '20' }, out: { type: 'string', default: 'bench/results/latency.json' } } });
+const { values } = parseArgs({
+  options: { trials: { type: 'string', default: '20' }, out: { type: 'string', default: 'bench/results/latency.json' }, source: { type: 'string', default: 'ironic' } },
+});
+const source = values.source;
+if (source !== 'ironic' && source !== 'inspector') throw new Error(`--source: expected ironic or inspector, got ${source}`);
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1 || trials > 200) throw new Error(`--trials: expected a whole number from 1 to 200, got ${values.trials}`);
 
@@ -35,8 +40,8 @@ const parts: ChainParts = { services: [] };
 const results: Trial[] = [];
 const started = new Date();
 try {
-  process.stdout.write(`bench:latency: starting Ironic + inspector, ${trials} nodes, export --watch, control run, agent, dnsmasq …\n`);
-  const chain = await startChain({ nodes: trials, netnsPrefix: 'pxf-lat-' }, parts);
+  process.stdout.write(`bench:latency: starting Ironic + inspector, ${trials} nodes, export --watch, control run, agent, dnsmasq (site source: ${source}) …\n`);
+  const chain = await startChain({ nodes: trials, netnsPrefix: 'pxf-lat-', source }, parts);
   for (const [i, node] of chain.nodes.entries()) {
     const t = await runTrial(chain, node, 60_000);
     results.push(t);
@@ -52,7 +57,7 @@ const row = (name: string, s: ReturnType<typeof summary>) =>
 process.stdout.write(
   [
     '',
-    `${trials} trials each way, ${started.toISOString().slice(0, 16)}Z (ms)`,
+    `${trials} trials each way, site source ${source}, ${started.toISOString().slice(0, 16)}Z (ms)`,
     '| way | p50 | p95 | max | p95 ≤ 5 s |',
     '|---|---|---|---|---|',
     row('inspection started → OFFER', allow),
@@ -61,5 +66,5 @@ process.stdout.write(
   ].join('\n'),
 );
 await mkdir(dirname(values.out!), { recursive: true });
-await writeFile(values.out!, `${JSON.stringify({ date: started.toISOString(), trials, allow, deny, results }, null, 2)}\n`);
+await writeFile(values.out!, `${JSON.stringify({ date: started.toISOString(), source, trials, allow, deny, results }, null, 2)}\n`);
 process.exitCode = allow.p95 <= TARGET_P95_MS && deny.p95 <= TARGET_P95_MS ? 0 : 1;

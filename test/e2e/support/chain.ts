@@ -30,6 +30,8 @@ export interface ChainOptions {
   agentPollSeconds?: number;
   /** Network namespace name prefix, for callers outside vitest (the bench); tests get the run's from the global setup. */
   netnsPrefix?: string;
+  /** The site's source of "being inspected": Ironic's provision states (default) or ironic-inspector's introspections. */
+  source?: 'ironic' | 'inspector';
 }
 
 export interface Chain {
@@ -89,7 +91,9 @@ export async function startChain(o: ChainOptions, parts: ChainParts): Promise<Ch
   await mkdir(storeDir, { recursive: true });
   // The Ironic source: "inspecting" is `inspect wait`/`inspecting` with inspect_interface=inspector, the
   // interface these nodes use (ironic's own filter would list it in [pxe_filter]supported_inspect_interfaces).
-  await new LocalStore(storeDir).putParameter(settingsParameter(CHAIN_SITE), JSON.stringify({ source: 'ironic', supportedInspectInterfaces: ['inspector'] }));
+  // The inspector source: an unfinished introspection in ironic-inspector (which Ironic starts for these nodes).
+  const settings = o.source === 'inspector' ? { source: 'inspector' } : { source: 'ironic', supportedInspectInterfaces: ['inspector'] };
+  await new LocalStore(storeDir).putParameter(settingsParameter(CHAIN_SITE), JSON.stringify(settings));
 
   const store = `local:${storeDir}`;
   const interval = o.watchIntervalSeconds === undefined ? [] : ['--interval', String(o.watchIntervalSeconds)];
