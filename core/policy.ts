@@ -149,9 +149,15 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
   // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
   for (const mac of inventory.unusable) allow.delete(mac);
-  // The deny list comes out sorted (the manifest's canonical form) from the inventory's sorted MACs.
+  // Both lists come out sorted (the manifest's canonical form). Deny is every known MAC not allowed: one merge walk
+  // of the sorted inventory against the sorted allow list (a subset of it), not a set lookup per MAC.
+  const allowSorted = sortMacs([...allow]);
   const deny: Mac[] = [];
-  for (const mac of inventory.sorted) if (!allow.has(mac)) deny.push(mac);
+  for (let i = 0, j = 0; i < inventory.sorted.length; i++) {
+    const mac = inventory.sorted[i]!;
+    if (j < allowSorted.length && allowSorted[j] === mac) j++;
+    else deny.push(mac);
+  }
   const unusable = inventory.unusable;
   const portsWithoutNode = inventory.portsWithoutNode;
   const unique = inventory.sorted.length;
@@ -160,7 +166,7 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
   const result = {
-    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny },
+    policy: { unknownHosts: verdict, removed: verdict, allow: allowSorted, deny },
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - unique,
