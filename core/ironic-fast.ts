@@ -36,6 +36,8 @@ export function nodesFast(doc: ExportDocument): Node[] | undefined {
 
 /** Every document's rows in order when the fast path takes all of them, else undefined (the schema path decides). */
 export function allFast<T>(docs: readonly ExportDocument[], one: (doc: ExportDocument) => T[] | undefined): T[] | undefined {
+  // One document (the usual case): its rows are already a fresh array; copying 100k of them costs ~10 ms.
+  if (docs.length === 1) return one(docs[0]!);
   const out: T[] = [];
   for (const doc of docs) {
     const rows = one(doc);

@@ -5,6 +5,7 @@
 import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
 import { type Mac, isUnusableMac, sortMacs } from './mac.ts';
+import { freezeCanonical } from './manifest-build.ts';
 
 export type Verdict = 'allow' | 'deny';
 
@@ -166,7 +167,9 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const open = (inspecting.size > 0 || input.discovery) && !input.denyUnknownMacs;
   const verdict: Verdict = open ? 'allow' : 'deny';
   const result = {
-    policy: { unknownHosts: verdict, removed: verdict, allow: allowSorted, deny },
+    // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
+    // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
+    policy: freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow: allowSorted, deny }),
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - unique,

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/errors.ts';
 import type { Mac } from '../../core/mac.ts';
+import { isCanonicalLists } from '../../core/manifest-build.ts';
 import { assertConsistentSettings, computePolicy, inspectingNodes } from '../../core/policy.ts';
 
 const m = (n: number) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}` as Mac;
@@ -81,6 +82,30 @@ describe('computePolicy', () => {
           for (const mac of policy.allow) expect(ports.some((p) => p.mac === mac && p.nodeUuid !== null && active.map((a) => `n${a}`).includes(p.nodeUuid))).toBe(true);
         },
       ),
+    );
+  });
+
+  it('property: at scale (radix sort, merge walk) the same as a plain Set-and-sort computation, and frozen as known canonical', () => {
+    // Up to 3001 distinct MACs, duplicated at random; every 97th multicast (first octet 01: denied whatever its node).
+    const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+    const macOf = (v: number) => [v % 97 === 0 ? 0x01 : 0x02, 0x54, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff, 0].map(hex2).join(':') as Mac;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ mac: fc.integer({ min: 0, max: 3000 }), node: fc.option(fc.integer({ min: 0, max: 300 }), { nil: null }) }), { minLength: 512, maxLength: 2000 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 40 }),
+        (rows, active) => {
+          const ports = rows.map((r) => ({ mac: macOf(r.mac), nodeUuid: r.node === null ? null : `n${r.node}` }));
+          const on = new Set(active.map((a) => `n${a}`));
+          const { policy } = computePolicy({ ports, source: inspector([...on]), discovery: false, denyUnknownMacs: false });
+          const unusable = (m: string) => parseInt(m.slice(0, 2), 16) % 2 === 1 || m === '00:00:00:00:00:00';
+          const allow = new Set(ports.filter((p) => p.nodeUuid !== null && on.has(p.nodeUuid) && !unusable(p.mac)).map((p) => p.mac));
+          expect(policy.allow).toEqual([...allow].sort());
+          expect(policy.deny).toEqual([...new Set(ports.map((p) => p.mac))].filter((m) => !allow.has(m)).sort());
+          expect(Object.isFrozen(policy) && Object.isFrozen(policy.allow) && Object.isFrozen(policy.deny)).toBe(true);
+          expect(isCanonicalLists(policy)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
