@@ -74,17 +74,26 @@ function sameDigit(key: Uint32Array, shift: number): boolean {
   return true;
 }
 
+/** Canonical MACs' 48-bit values (two 24-bit halves, by index) and the indices in ascending order of value. */
+export interface MacOrder {
+  hi: Uint32Array;
+  lo: Uint32Array;
+  order: Uint32Array;
+}
+
 /**
- * Sort in place, in the order of `Array.prototype.sort()` (UTF-16 code units). Canonical MACs take the radix path;
- * a list with anything else in it takes the default sort whole.
+ * The ascending order of `list` as a permutation of its indices, with each MAC's value: what a sort of the strings
+ * gives, without moving or comparing them (core/port-inventory.ts dedupes and classifies on the values, which sit in
+ * two typed arrays, instead of reading 100k strings scattered over the heap again). Undefined when one of them is
+ * not a canonical MAC.
  */
-export function sortMacStrings<T extends string>(list: T[]): T[] {
-  if (list.length < RADIX_MIN) return list.sort();
+export function macOrder(list: readonly string[]): MacOrder | undefined {
   const keys = macKeys(list);
-  if (!keys) return list.sort();
+  if (!keys) return undefined;
   const n = list.length;
   let order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
+  if (n < 2) return { ...keys, order };
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(DIGITS);
   // Least significant digit first: lo's two digits, then hi's.
@@ -93,8 +102,18 @@ export function sortMacStrings<T extends string>(list: T[]): T[] {
     radixPass(order, spare, key, shift, counts);
     [order, spare] = [spare, order];
   }
-  const sorted = new Array<T>(n);
-  for (let i = 0; i < n; i++) sorted[i] = list[order[i]!]!;
-  for (let i = 0; i < n; i++) list[i] = sorted[i]!;
+  return { ...keys, order };
+}
+
+/**
+ * Sort in place, in the order of `Array.prototype.sort()` (UTF-16 code units). Canonical MACs take the radix path;
+ * a list with anything else in it takes the default sort whole.
+ */
+export function sortMacStrings<T extends string>(list: T[]): T[] {
+  if (list.length < RADIX_MIN) return list.sort();
+  const sorted = macOrder(list);
+  if (!sorted) return list.sort();
+  const original = list.slice();
+  for (let i = 0; i < list.length; i++) list[i] = original[sorted.order[i]!]!;
   return list;
 }
