@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from './errors.ts';
+import { isObjectWith, nodesFast, portsFast } from './ironic-fast.ts';
 import { type Mac, tryParseMac } from './mac.ts';
 import { parseWith } from './zod-errors.ts';
 
@@ -90,9 +91,7 @@ export interface ExportDocument {
 export function parsePorts(docs: readonly ExportDocument[]): Port[] {
   const out: Port[] = [];
   for (const doc of docs) {
-    const rows = Array.isArray(doc.body) ? doc.body : isObjectWith(doc.body, 'ports') && nextOk(doc.body) ? doc.body.ports : undefined;
-    const fast = Array.isArray(rows) ? fastPorts(rows, Array.isArray(doc.body) ? 'Address' : 'address', Array.isArray(doc.body) ? 'Node UUID' : 'node_uuid') : undefined;
-    for (const port of fast ?? parsePortsWithSchema(doc)) out.push(port);
+    for (const port of portsFast(doc) ?? parsePortsWithSchema(doc)) out.push(port);
   }
   return out;
 }
@@ -108,55 +107,10 @@ export function parsePortsWithSchema(doc: ExportDocument): Port[] {
   throw new InputError(doc.label, kindOf(doc.body), 'not an Ironic port list (expected {"ports":[…]} or a CLI JSON array)');
 }
 
-/*
- * Fast paths for the common case (zod's object copies are the main cost at 100k rows): the same checks as the schemas on
- * the few fields we use, done by hand. Any row they are not sure of sends the whole document through zod, so the
- * result and the error messages are the schema's (test/core/exports-fast-path.test.ts checks they agree).
- */
-const okNullableId = (v: unknown) => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 255);
-const nextOk = (body: Record<string, unknown>) => body.next === undefined || typeof body.next === 'string';
-
-function fastPorts(rows: readonly unknown[], macKey: string, nodeKey: string): Port[] | undefined {
-  const out = new Array<Port>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) return undefined;
-    const address = (row as Record<string, unknown>)[macKey];
-    const node = (row as Record<string, unknown>)[nodeKey];
-    const mac = typeof address === 'string' ? tryParseMac(address) : undefined;
-    if (!mac || !okNullableId(node)) return undefined;
-    out[i] = { mac, nodeUuid: node as string | null };
-  }
-  return out;
-}
-
-function fastNodes(rows: readonly unknown[], keys: { uuid: string; name: string; state: string; iface: string }): Node[] | undefined {
-  const out = new Array<Node>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) return undefined;
-    const r = row as Record<string, unknown>;
-    const uuid = r[keys.uuid];
-    const state = r[keys.state];
-    const iface = r[keys.iface];
-    const name = r[keys.name];
-    if (typeof uuid !== 'string' || uuid.length < 1 || uuid.length > 255 || typeof state !== 'string' || !okNullableId(iface)) return undefined;
-    if (name !== undefined && name !== null && typeof name !== 'string') return undefined;
-    out[i] = { uuid, provisionState: state, inspectInterface: iface as string | null };
-  }
-  return out;
-}
-
 export function parseNodes(docs: readonly ExportDocument[]): Node[] {
   const out: Node[] = [];
   for (const doc of docs) {
-    const cli = Array.isArray(doc.body);
-    const rows = cli ? doc.body : isObjectWith(doc.body, 'nodes') && nextOk(doc.body) ? doc.body.nodes : undefined;
-    const keys = cli
-      ? { uuid: 'UUID', name: 'Name', state: 'Provisioning State', iface: 'Inspect Interface' }
-      : { uuid: 'uuid', name: 'name', state: 'provision_state', iface: 'inspect_interface' };
-    const fast = Array.isArray(rows) ? fastNodes(rows, keys) : undefined;
-    for (const node of fast ?? parseNodesWithSchema(doc)) out.push(node);
+    for (const node of nodesFast(doc) ?? parseNodesWithSchema(doc)) out.push(node);
   }
   return out;
 }
@@ -190,10 +144,6 @@ export function parseIntrospections(docs: readonly ExportDocument[]): Introspect
     }
   }
   return out;
-}
-
-function isObjectWith(body: unknown, key: string): body is Record<string, unknown> {
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && key in body;
 }
 
 function kindOf(body: unknown): string {

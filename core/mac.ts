@@ -1,4 +1,5 @@
 import { InputError } from './errors.ts';
+import { sortMacStrings } from './mac-sort.ts';
 
 /** A MAC address in canonical form: six lower-case hex octets joined by colons. */
 export type Mac = string & { readonly __brand: 'Mac' };
@@ -64,11 +65,11 @@ export function macFromFileName(name: string): { mac: Mac; style: 'dashed' | 'co
 }
 
 /**
- * Sort in place in canonical order. The default sort compares UTF-16 code units, which for canonical MACs (ASCII)
- * is exactly `compareMacs`, without a JS callback per comparison.
+ * Sort in place in canonical order: the order of the default sort (UTF-16 code units), which for canonical MACs
+ * (ASCII) is exactly `compareMacs`. Long lists are radix-sorted on the MACs' values (core/mac-sort.ts).
  */
 export function sortMacs<T extends Mac>(list: T[]): T[] {
-  return list.sort();
+  return sortMacStrings(list);
 }
 
 export function compareMacs(a: Mac, b: Mac): number {

@@ -1,18 +1,21 @@
 /**
- * The versioned manifest (docs/design.md §5): build, canonicalise, digest, serialise, validate, verify.
- * The bytes are the contract: the SSM pointer carries the sha256 of the exact bytes the agent must receive.
+ * The versioned manifest (docs/design.md §5): its schema, and reading it back validated and verified. Building,
+ * digesting and serialising are core/manifest-build.ts (no zod: a compute loads no schema library unless its input is
+ * bad), re-exported here so that one import serves both. The bytes are the contract: the SSM pointer carries the
+ * sha256 of the exact bytes the agent must receive.
  */
-import { type Hash, createHash } from 'node:crypto';
 import { z } from 'zod';
-import { GuardError, InputError } from './errors.ts';
-import { type Mac, compareMacs, isCanonicalMac, sortMacs } from './mac.ts';
+import { InputError } from './errors.ts';
+import { type Mac, compareMacs, isCanonicalMac } from './mac.ts';
+import { MANIFEST_SCHEMA, type Manifest, areDisjoint, canonicalDigest, freezeCanonical, policyDigest, sha256 } from './manifest-build.ts';
 import type { Policy } from './policy.ts';
-import { type GuardSettings, SiteNameSchema } from './settings.ts';
+import { SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
 import { decodeJsonBytes } from './json-text.ts';
 
-export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+export * from './manifest-build.ts';
+
 /** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
@@ -38,7 +41,6 @@ export const ManifestSchema = z.strictObject({
   policy: PolicySchema,
   policyDigest: sha256Hex,
 });
-export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
 
 /**
  * What SSM `/pxe-filter/<site>/current` holds. The detached signature lives here (docs/signing.md): the pointer is
@@ -55,149 +57,13 @@ export const PointerSchema = z.strictObject({
 });
 export type Pointer = z.output<typeof PointerSchema>;
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * Policies this module checked canonical and then froze (validateManifest, buildManifest): the walk below is not
- * repeated for them. Frozen, so nothing can make them non-canonical afterwards.
- */
-const KNOWN_CANONICAL = new WeakSet<Pick<Policy, 'allow' | 'deny'>>();
-
-function freezeCanonical<P extends Policy>(policy: P): P {
-  Object.freeze(policy.allow);
-  Object.freeze(policy.deny);
-  Object.freeze(policy);
-  KNOWN_CANONICAL.add(policy);
-  return policy;
-}
-
-/**
- * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
- * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
- */
-export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
-  if (KNOWN_CANONICAL.has(policy)) return true;
-  const { allow, deny } = policy;
-  for (let i = 1; i < allow.length; i++) if (!(allow[i - 1]! < allow[i]!)) return false;
-  for (let i = 1; i < deny.length; i++) if (!(deny[i - 1]! < deny[i]!)) return false;
-  return areDisjoint(allow, deny);
-}
-
-/** Two strictly sorted lists share no element: one merge walk. */
-function areDisjoint(a: readonly string[], b: readonly string[]): boolean {
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    if (a[i] === b[j]) return false;
-    if (a[i]! < b[j]!) i++;
-    else j++;
-  }
-  return true;
-}
-
-/** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
-export function canonicalPolicy(policy: Policy): Policy {
-  if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
-  const allow = sortMacs([...new Set(policy.allow)]);
-  const allowSet = new Set(allow);
-  const deny = sortMacs([...new Set(policy.deny)].filter((m) => !allowSet.has(m)));
-  return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
-}
-
-/**
- * sha256 of the canonical policy's JSON: `{"unknownHosts":…,"removed":…,"allow":[…],"deny":[…]}`, no whitespace.
- * Hashed in slices of the lists instead of one JSON.stringify of the whole policy (a 2.6 MB string at 100k MACs,
- * copied through the agent's small young generation); the bytes hashed are the same.
- */
-export function policyDigest(policy: Policy): string {
-  return canonicalDigest(isCanonicalLists(policy) ? policy : canonicalPolicy(policy));
-}
-
-/** policyDigest of a policy already known to be canonical. */
-function canonicalDigest(p: Policy): string {
-  const hash = createHash('sha256');
-  hash.update(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`);
-  hashMacList(hash, p.allow);
-  hash.update(',"deny":');
-  hashMacList(hash, p.deny);
-  hash.update('}');
-  return hash.digest('hex');
-}
-
-const DIGEST_SLICE = 2048;
-/** What JSON.stringify would escape in a string (control characters included, on purpose); a MAC never has any. */
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/**
- * JSON of the list, hashed slice by slice. A slice is `"` + join('","') + `"`, which is its JSON text when no
- * element needs escaping (one scan of the joined text says so; otherwise JSON.stringify) — cheaper than
- * JSON.stringify, which checks and copies element by element.
- */
-function hashMacList(hash: Hash, list: readonly Mac[]): void {
-  hash.update('[');
-  for (let i = 0; i < list.length; i += DIGEST_SLICE) {
-    const slice = list.slice(i, i + DIGEST_SLICE);
-    const joined = slice.join('","');
-    const json = NEEDS_ESCAPE.test(joined) ? JSON.stringify(slice).slice(1, -1) : `"${joined}"`;
-    hash.update(i === 0 ? json : `,${json}`);
-  }
-  hash.update(']');
-}
-
-export interface ManifestInput {
-  site: string;
-  generation: number;
-  createdAt: Date;
-  inputs: { key: string; sha256: string }[];
-  policy: Policy;
-}
-
-/**
- * The canonical policy JSON of the manifests built here, kept for serializeManifest: a publish then writes the
- * policy's JSON once for its digest and its bytes (100k MACs: one 2.6 MB JSON.stringify instead of two).
- */
-const POLICY_JSON = new WeakMap<Policy, string>();
-
-function canonicalPolicyJson(p: Policy): string {
-  return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
-}
-
-export function buildManifest(input: ManifestInput): Manifest {
-  const policy = freezeCanonical(canonicalPolicy(input.policy));
-  const json = canonicalPolicyJson(policy);
-  POLICY_JSON.set(policy, json);
-  return {
-    schema: MANIFEST_SCHEMA,
-    site: input.site,
-    generation: input.generation,
-    createdAt: input.createdAt.toISOString(),
-    source: { inputs: [...input.inputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) },
-    policy,
-    policyDigest: sha256(json),
-  };
-}
-
-/** Canonical bytes: fixed key order, no whitespace, trailing newline (JSON.stringify of that object, plus "\n"). */
-export function serializeManifest(m: Manifest): Uint8Array {
-  const head = JSON.stringify({
-    schema: m.schema,
-    site: m.site,
-    generation: m.generation,
-    createdAt: m.createdAt,
-    source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
-  });
-  const policy = POLICY_JSON.get(m.policy) ?? canonicalPolicyJson(m.policy);
-  return new TextEncoder().encode(`${head.slice(0, -1)},"policy":${policy},"policyDigest":${JSON.stringify(m.policyDigest)}}\n`);
-}
-
 /**
  * Validate a manifest document: schema, canonical lists, digest. Throws InputError naming the field.
  * ManifestSchema is the definition. Its per-MAC refinement copies and checks 100k MACs one closure at a time
  * (a measurable share of an agent's 100k-MAC poll), so well-formed lists are checked by one hand loop (canonicalListsOf) and
  * zod checks the rest of the document; anything the loop does not accept goes through the schema whole, which
  * names the field and the value. test/core/manifest-fast-path.test.ts checks both paths give the same answers.
- * What the fast path accepts comes back with its policy frozen (it is then known canonical: see KNOWN_CANONICAL).
+ * What the fast path accepts comes back with its policy frozen (it is then known canonical: see KNOWN_CANONICAL in core/manifest-build.ts).
  */
 export function validateManifest(doc: unknown, label = 'manifest'): Manifest {
   const lists = canonicalListsOf(doc);
@@ -294,68 +160,3 @@ export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: Veri
   return m;
 }
 
-export type NextManifest = { status: 'unchanged'; manifest: Manifest } | { status: 'changed'; manifest: Manifest };
-
-/** Generation rules: unchanged policy publishes nothing; a change is previous generation + 1. */
-export function nextManifest(previous: Manifest | undefined, input: Omit<ManifestInput, 'generation'>): NextManifest {
-  if (previous && previous.site !== input.site) {
-    throw new InputError('previous.site', previous.site, `is not the site being computed ("${input.site}")`);
-  }
-  if (previous && previous.policyDigest === policyDigest(input.policy)) return { status: 'unchanged', manifest: previous };
-  return { status: 'changed', manifest: buildManifest({ ...input, generation: (previous?.generation ?? 0) + 1 }) };
-}
-
-export interface GuardReport {
-  known: number;
-  vanished: number;
-  flipped: number;
-  share: number;
-}
-
-/** Count the previously known MACs that vanished from the export or changed verdict. */
-export function measureChange(previous: Policy | undefined, next: Policy): GuardReport {
-  if (!previous) return { known: 0, vanished: 0, flipped: 0, share: 0 };
-  // Both policies are canonical (sorted lists): one merge walk, no map of every MAC (a compute of a state export
-  // at 100k ports would spend most of its time building it).
-  let vanished = 0;
-  let flipped = 0;
-  const count = (macs: readonly Mac[], same: readonly Mac[], other: readonly Mac[]) => {
-    let i = 0;
-    let j = 0;
-    for (const mac of macs) {
-      while (i < same.length && same[i]! < mac) i++;
-      if (i < same.length && same[i] === mac) continue;
-      while (j < other.length && other[j]! < mac) j++;
-      if (j < other.length && other[j] === mac) flipped++;
-      else vanished++;
-    }
-  };
-  count(previous.allow, next.allow, next.deny);
-  count(previous.deny, next.deny, next.allow);
-  const known = previous.allow.length + previous.deny.length;
-  return { known, vanished, flipped, share: known === 0 ? 0 : (vanished + flipped) / known };
-}
-
-/**
- * The publish guard (docs/design.md §5): refuse an export that looks broken — no ports at all, or more than
- * `maxChangeShare` of the known MACs vanished or flipped at once — unless forced.
- */
-export function guardPolicy(previous: Policy | undefined, next: Policy, settings: GuardSettings, force: boolean): GuardReport {
-  const report = measureChange(previous, next);
-  if (force) return report;
-  if (next.allow.length + next.deny.length === 0) {
-    throw new GuardError('guard: the export has no ports; refusing to publish a policy that forgets every MAC (use --force if this is intended)', {
-      ...report,
-      ports: 0,
-    });
-  }
-  const changed = report.vanished + report.flipped;
-  if (changed >= Math.max(1, settings.minChangesToGuard) && report.share > settings.maxChangeShare) {
-    throw new GuardError(
-      `guard: ${changed} of ${report.known} known MACs changed at once (${report.vanished} vanished, ${report.flipped} flipped, ` +
-        `${(report.share * 100).toFixed(1)}% > ${(settings.maxChangeShare * 100).toFixed(1)}%); refusing to publish (use --force if this is intended)`,
-      { ...report },
-    );
-  }
-  return report;
-}

@@ -4,7 +4,9 @@
  */
 import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
-import { type Mac, isUnusableMac, sortMacs } from './mac.ts';
+import type { Mac } from './mac.ts';
+import { freezeCanonical } from './manifest-build.ts';
+import { inventoryOf } from './port-inventory.ts';
 
 export type Verdict = 'allow' | 'deny';
 
@@ -68,45 +70,6 @@ export function inspectingNodes(source: InspectionSource): Set<string> {
   );
 }
 
-/** What the policy takes from the ports alone, whoever is being inspected. */
-interface Inventory {
-  /** Every MAC once, sorted. */
-  sorted: Mac[];
-  /** MACs no NIC can have, sorted. */
-  unusable: Mac[];
-  portsWithoutNode: number;
-}
-
-/**
- * The port list changes rarely and is large; who is being inspected changes often and is small (a state export).
- * Sorting every MAC is most of a compute, so it is done once per port list a process holds (a warm Lambda keeps
- * the parsed full export: control/export-cache.ts). Keyed by the array itself: the same array is the same ports.
- */
-const inventories = new WeakMap<readonly Port[], Inventory>();
-
-function inventoryOf(ports: readonly Port[]): Inventory {
-  const known = inventories.get(ports);
-  if (known) return known;
-  const macs = new Array<Mac>(ports.length);
-  let portsWithoutNode = 0;
-  for (let i = 0; i < ports.length; i++) {
-    macs[i] = ports[i]!.mac;
-    if (ports[i]!.nodeUuid === null) portsWithoutNode++;
-  }
-  sortMacs(macs);
-  const sorted: Mac[] = [];
-  const unusable: Mac[] = [];
-  for (let i = 0; i < macs.length; i++) {
-    const mac = macs[i]!;
-    if (i > 0 && mac === macs[i - 1]) continue;
-    sorted.push(mac);
-    if (isUnusableMac(mac)) unusable.push(mac);
-  }
-  const inventory = { sorted, unusable, portsWithoutNode };
-  inventories.set(ports, inventory);
-  return inventory;
-}
-
 /** What one port contributes to its MAC's verdict. */
 export type PortRule = 'node-inspecting' | 'node-not-inspecting' | 'no-node';
 /** Why a MAC Ironic knows got its verdict: a port of a node being inspected (allow), or any other port (deny). */
@@ -129,32 +92,35 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   assertConsistentSettings(input);
   const inspecting = inspectingNodes(input.source);
   const inventory = inventoryOf(input.ports);
-  const allow = new Set<Mac>();
+  // Which of the inventory's MACs have a port of an inspecting node, by their index in it (no set of strings).
+  const inspected = new Uint8Array(inventory.sorted.length);
   // Only when asked: the compute path does not pay for a record per port.
   const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
   for (let i = 0; i < input.ports.length; i++) {
     const port = input.ports[i]!;
     const rule = portRule(port, inspecting);
-    if (rule === 'node-inspecting') allow.add(port.mac);
+    if (rule === 'node-inspecting') inspected[inventory.rankOfPort[i]!] = 1;
     if (portRules) {
       const list = portRules.get(port.mac);
       if (list) list.push({ nodeUuid: port.nodeUuid, rule });
       else portRules.set(port.mac, [{ nodeUuid: port.nodeUuid, rule }]);
     }
   }
-  // Denied rather than dropped: without a record of its own such a MAC would fall to the wildcard, which is
-  // "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
-  for (const mac of inventory.unusable) allow.delete(mac);
-  // The deny list comes out sorted (the manifest's canonical form) from the inventory's sorted MACs.
+  // One walk of the sorted inventory splits it: both lists come out sorted (the manifest's canonical form).
+  // An unusable MAC is denied rather than dropped: without a record of its own it would fall to the wildcard, which
+  // is "allow" whenever an inspection is under way; an explicit ignore record keeps it out in every state.
+  const allow: Mac[] = [];
   const deny: Mac[] = [];
-  for (const mac of inventory.sorted) if (!allow.has(mac)) deny.push(mac);
+  for (let r = 0; r < inventory.sorted.length; r++) (inspected[r] === 1 && inventory.unusableAt[r] === 0 ? allow : deny).push(inventory.sorted[r]!);
   const unusable = inventory.unusable;
   const portsWithoutNode = inventory.portsWithoutNode;
   const unique = inventory.sorted.length;
   const unknownHosts = unknownHostsDecision(inspecting.size, input);
   const verdict = unknownHosts.verdict;
   const result = {
-    policy: { unknownHosts: verdict, removed: verdict, allow: sortMacs([...allow]), deny },
+    // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
+    // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
+    policy: freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow, deny }),
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - unique,
@@ -166,8 +132,9 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   };
   if (!portRules) return result;
   const explained: PolicyExplanation['macs'] = new Map();
+  const allowSet = new Set(allow);
   for (const [mac, ports] of portRules) {
-    const allowed = allow.has(mac);
+    const allowed = allowSet.has(mac);
     explained.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
   }
   return { ...result, explanation: { macs: explained, inspectingNodes: inspecting, unknownHosts } };

@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { DEFAULT_INSPECT_INTERFACES, DEFAULT_MAX_CHANGE_SHARE, DEFAULT_MIN_CHANGES_TO_GUARD, SITE_NAME_PATTERN } from './settings-fast.ts';
 
-/** Default share of known MACs that may vanish or flip in one publish before the guard refuses. */
-export const DEFAULT_MAX_CHANGE_SHARE = 0.5;
-/** Below this many vanished/flipped MACs the guard never trips (small sites flip whole racks at once). */
-export const DEFAULT_MIN_CHANGES_TO_GUARD = 20;
+// The defaults live with compute's zod-free settings (core/settings-fast.ts); exported here as before.
+export { DEFAULT_MAX_CHANGE_SHARE, DEFAULT_MIN_CHANGES_TO_GUARD };
 
 export const GuardSettingsSchema = z.strictObject({
   maxChangeShare: z.number().min(0).max(1).default(DEFAULT_MAX_CHANGE_SHARE),
@@ -21,7 +20,7 @@ export const SiteSettingsSchema = z.strictObject({
   /** ironic-inspector `[pxe_filter]deny_unknown_macs`. */
   denyUnknownMacs: z.boolean().default(false),
   /** ironic `[pxe_filter]supported_inspect_interfaces`. */
-  supportedInspectInterfaces: z.array(z.string().min(1)).min(1).default(['agent']),
+  supportedInspectInterfaces: z.array(z.string().min(1)).min(1).default([...DEFAULT_INSPECT_INTERFACES]),
   guard: GuardSettingsSchema.default({ maxChangeShare: DEFAULT_MAX_CHANGE_SHARE, minChangesToGuard: DEFAULT_MIN_CHANGES_TO_GUARD }),
 });
 export type SiteSettings = z.output<typeof SiteSettingsSchema>;
@@ -30,4 +29,4 @@ export type GuardSettings = z.output<typeof GuardSettingsSchema>;
 /** Site names become S3 prefixes, SSM paths and IAM resource names: keep them to a safe alphabet. */
 export const SiteNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a site name is 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit');
+  .regex(SITE_NAME_PATTERN, 'a site name is 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit');

@@ -1,11 +1,14 @@
+/**
+ * `pxe-filter compute`. Only zod-free modules are imported up front: the schemas (and zod with them) are loaded when a
+ * fast check refuses something, to word the error, or for the options that need them (--export, --introspection,
+ * --previous, --sign-key). A good ports-and-nodes compute thus never loads them (~35 ms of start-up, issue #19).
+ */
 import { InputError } from '../../core/errors.ts';
-import { type ParsedExport, parseExportBundle } from '../../core/export-bundle.ts';
-import { parseIntrospections, parseNodes, parsePorts } from '../../core/ironic-exports.ts';
-import { guardPolicy, nextManifest, parseManifestBytes, serializeManifest, sha256 } from '../../core/manifest.ts';
-import { loadSigningKeyFile, signManifestDigest } from '../../control/signing.ts';
-import { SiteNameSchema, SiteSettingsSchema } from '../../core/settings.ts';
+import type { ParsedExport } from '../../core/export-bundle.ts';
+import { allFast, nodesFast, portsFast } from '../../core/ironic-fast.ts';
+import { guardPolicy, nextManifest, serializeManifest, sha256 } from '../../core/manifest-build.ts';
+import { isSiteName, siteSettingsFast } from '../../core/settings-fast.ts';
 import { parseWith } from '../../core/zod-errors.ts';
-import { futureDating } from '../../control/newest-export.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
 import { readDocuments } from '../io.ts';
 import { writeFileAtomically } from '../../store/files.ts';
@@ -45,8 +48,9 @@ export interface ComputeOutcome {
 
 /** `pxe-filter compute`: exports → manifest file. Everything is validated before the one write. */
 export async function computeCommand(o: ComputeOptions, now = new Date()): Promise<ComputeOutcome> {
-  const site = parseWith(SiteNameSchema, o.site, '--site');
-  const signer = o.signKey !== undefined ? await loadSigningKeyFile(o.signKey) : undefined;
+  const site = isSiteName(o.site) ? o.site : parseWith((await import('../../core/settings.ts')).SiteNameSchema, o.site, '--site');
+  const signing = o.signKey !== undefined ? await import('../../control/signing.ts') : undefined;
+  const signer = signing && o.signKey !== undefined ? await signing.loadSigningKeyFile(o.signKey) : undefined;
   const input = await readInput(o, site, now);
   const source = o.source ?? (input.parsed.introspections ? 'inspector' : input.parsed.nodes ? 'ironic' : undefined);
   if (!source) {
@@ -54,21 +58,16 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
       ? new InputError(o.export, 'ports only', 'the export bundle has no nodes and no introspection list: nothing says which nodes are being inspected')
       : new InputError('--source', undefined, 'give --nodes (Ironic provision states) or --introspection (ironic-inspector)');
   }
-  const settings = parseWith(
-    SiteSettingsSchema,
-    {
-      source,
-      discovery: o.discovery ?? false,
-      denyUnknownMacs: o.denyUnknownMacs ?? false,
-      ...(o.inspectInterfaces ? { supportedInspectInterfaces: o.inspectInterfaces } : {}),
-      ...(o.maxChangeShare !== undefined ? { guard: { maxChangeShare: o.maxChangeShare } } : {}),
-    },
-    'settings',
-  );
+  const settingsInput = {
+    source,
+    discovery: o.discovery ?? false,
+    denyUnknownMacs: o.denyUnknownMacs ?? false,
+    ...(o.inspectInterfaces ? { supportedInspectInterfaces: o.inspectInterfaces } : {}),
+    ...(o.maxChangeShare !== undefined ? { guard: { maxChangeShare: o.maxChangeShare } } : {}),
+  };
+  const settings = siteSettingsFast(settingsInput) ?? parseWith((await import('../../core/settings.ts')).SiteSettingsSchema, settingsInput, 'settings');
   const { policy, stats } = policyFromExport(input.parsed, settings);
-  const previous = o.previous ? parseManifestBytes(await readFile(o.previous).catch(() => {
-    throw new InputError('--previous', o.previous, 'cannot read file');
-  }), o.previous) : undefined;
+  const previous = o.previous ? await readPrevious(o.previous) : undefined;
   const next = nextManifest(previous, { site, createdAt: now, inputs: input.inputs, policy });
   const summary = {
     generation: next.manifest.generation,
@@ -81,7 +80,7 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
   if (next.status === 'unchanged') return { status: 'unchanged', ...summary };
   guardPolicy(previous?.policy, next.manifest.policy, settings.guard, o.force ?? false);
   const bytes = serializeManifest(next.manifest);
-  const signature = signer ? await signManifestDigest(signer, sha256(bytes)) : undefined;
+  const signature = signing && signer ? await signing.signManifestDigest(signer, sha256(bytes)) : undefined;
   const sigPath = `${o.out}.sig`;
   await writeFileAtomically(o.out, bytes);
   // A signature left from an earlier run would not match the new bytes: replaced, or removed when unsigned.
@@ -95,6 +94,7 @@ async function readInput(o: ComputeOptions, site: string, now: Date): Promise<{ 
   const separate = [o.ports, o.nodes, o.introspection].some((l) => l !== undefined && l.length > 0);
   if (o.export !== undefined) {
     if (separate) throw new InputError('--export', o.export, 'give either an export bundle or --ports/--nodes/--introspection files, not both');
+    const [{ parseExportBundle }, { futureDating }] = await Promise.all([import('../../core/export-bundle.ts'), import('../../control/newest-export.ts')]);
     const [doc] = (await readDocuments([o.export]))!;
     const parsed = parseExportBundle(doc!.body, o.export);
     if (parsed.site !== site) throw new InputError(`${o.export}.site`, parsed.site, `is not the site being computed ("${site}")`);
@@ -105,10 +105,24 @@ async function readInput(o: ComputeOptions, site: string, now: Date): Promise<{ 
   if (!o.ports || o.ports.length === 0) throw new InputError('--ports', undefined, 'give the Ironic port list (--ports FILE) or an export bundle (--export FILE)');
   const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(o.ports), readDocuments(o.nodes), readDocuments(o.introspection)]);
   const parsed: ParsedExport = {
-    ports: parsePorts(portDocs ?? []),
-    ...(nodeDocs ? { nodes: parseNodes(nodeDocs) } : {}),
-    ...(introDocs ? { introspections: parseIntrospections(introDocs) } : {}),
+    ports: allFast(portDocs ?? [], portsFast) ?? (await schemas()).parsePorts(portDocs ?? []),
+    ...(nodeDocs ? { nodes: allFast(nodeDocs, nodesFast) ?? (await schemas()).parseNodes(nodeDocs) } : {}),
+    ...(introDocs ? { introspections: (await schemas()).parseIntrospections(introDocs) } : {}),
   };
   const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: d.sha256 }));
   return { parsed, inputs };
+}
+
+/** The Ironic document schemas: for what the fast paths (core/ironic-fast.ts) do not take, and for their errors. */
+function schemas(): Promise<typeof import('../../core/ironic-exports.ts')> {
+  return import('../../core/ironic-exports.ts');
+}
+
+/** The manifest given as --previous, read and validated (by the manifest schema, loaded here). */
+async function readPrevious(path: string) {
+  const { parseManifestBytes } = await import('../../core/manifest.ts');
+  const bytes = await readFile(path).catch(() => {
+    throw new InputError('--previous', path, 'cannot read file');
+  });
+  return parseManifestBytes(bytes, path);
 }

@@ -61,6 +61,17 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     expect(loaded).not.toContain('node_modules/pino/');
   });
 
+  it('compute loads no zod for good Ironic exports: the schemas only word errors or serve other options (issue #19)', () => {
+    const chunks = join(copy, 'dist', 'cli', 'chunks');
+    const compute = readdirSync(chunks).filter((f) => f.startsWith('compute-'));
+    expect(compute).toHaveLength(1);
+    const { text } = staticClosure(join(chunks, compute[0]!));
+    for (const needed of ['// core/ironic-fast.ts', '// core/manifest-build.ts', '// core/settings-fast.ts', '// core/policy.ts']) expect(text, needed).toContain(needed);
+    for (const lazy of ['node_modules/zod/', '// core/ironic-exports.ts', '// core/manifest.ts', '// core/settings.ts', '// control/signing.ts']) {
+      expect(text, lazy).not.toContain(lazy);
+    }
+  });
+
   it('agent once loads the store, the logger and the lock-file library only when it reads a store (--config)', () => {
     const chunks = join(copy, 'dist', 'cli', 'chunks');
     const once = readdirSync(chunks).filter((f) => f.startsWith('agent-once-'));

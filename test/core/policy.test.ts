@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/errors.ts';
-import type { Mac } from '../../core/mac.ts';
+import { type Mac, isUnusableMac } from '../../core/mac.ts';
+import { isCanonicalLists } from '../../core/manifest-build.ts';
 import { assertConsistentSettings, computePolicy, inspectingNodes } from '../../core/policy.ts';
 
 const m = (n: number) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}` as Mac;
@@ -81,6 +82,35 @@ describe('computePolicy', () => {
           for (const mac of policy.allow) expect(ports.some((p) => p.mac === mac && p.nodeUuid !== null && active.map((a) => `n${a}`).includes(p.nodeUuid))).toBe(true);
         },
       ),
+    );
+  });
+
+  it('property: at scale the same as a plain Set-and-sort computation (by MAC values, or by strings when one is not canonical), frozen as known canonical', () => {
+    // Up to 3001 distinct MACs, duplicated at random; every 97th multicast (first octet 01: denied whatever its node).
+    // With `oneUpper`, one of them is in upper case: not canonical, so the inventory sorts and compares strings.
+    const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+    const macOf = (v: number) => [v % 97 === 0 ? 0x01 : 0x02, 0x54, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff, 0xab].map(hex2).join(':') as Mac;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ mac: fc.integer({ min: 0, max: 3000 }), node: fc.option(fc.integer({ min: 0, max: 300 }), { nil: null }) }), { minLength: 1, maxLength: 2000 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 40 }),
+        fc.boolean(),
+        (rows, active, oneUpper) => {
+          const ports = rows.map((r, i) => ({ mac: (oneUpper && i === 0 ? macOf(r.mac).toUpperCase() : macOf(r.mac)) as Mac, nodeUuid: r.node === null ? null : `n${r.node}` }));
+          const on = new Set(active.map((a) => `n${a}`));
+          const { policy, stats } = computePolicy({ ports, source: inspector([...on]), discovery: false, denyUnknownMacs: false });
+          const allow = new Set(ports.filter((p) => p.nodeUuid !== null && on.has(p.nodeUuid) && !isUnusableMac(p.mac)).map((p) => p.mac));
+          const all = new Set(ports.map((p) => p.mac));
+          expect(policy.allow).toEqual([...allow].sort());
+          expect(policy.deny).toEqual([...all].filter((m) => !allow.has(m)).sort());
+          expect(stats.duplicatePorts).toBe(ports.length - all.size);
+          expect(stats.unusableMacs).toBe([...all].filter(isUnusableMac).length);
+          expect(Object.isFrozen(policy) && Object.isFrozen(policy.allow) && Object.isFrozen(policy.deny)).toBe(true);
+          // The walk buildManifest now skips for it would pass (on copies: the policy itself is known, not walked).
+          expect(isCanonicalLists({ allow: [...policy.allow], deny: [...policy.deny] })).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
-import { readJsonFileIfExists, readJsonFileWithDigest, writeFileAtomicSync, writeFileAtomically } from '../../store/files.ts';
+import { readFileHashed, readJsonFileIfExists, readJsonFileWithDigest, writeFileAtomicSync, writeFileAtomically } from '../../store/files.ts';
 import { readAgentState } from '../../agent/state-file.ts';
 
 describe('small atomic files', () => {
@@ -34,6 +34,20 @@ describe('small atomic files', () => {
     expect(() => readJsonFileWithDigest(join(dir, 'nope.json'))).toThrow(InputError);
     writeFileSync(join(dir, 'doc.json'), '{"a":[1]}');
     expect(readJsonFileWithDigest(join(dir, 'doc.json'))).toEqual({ body: { a: [1] }, sha256: createHash('sha256').update('{"a":[1]}').digest('hex') });
+  });
+
+  it('readFileHashed: the bytes readFileSync gives and their sha256, across its read-and-hash pieces; a directory is refused like readFileSync', () => {
+    const piece = 256 * 1024;
+    for (const size of [0, 1, piece - 1, piece, piece + 1, 4 * piece + 3]) {
+      const path = join(dir, `hashed-${size}`);
+      writeFileSync(path, Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + 7) & 0xff)));
+      const r = readFileHashed(path);
+      expect(Buffer.from(r.bytes).equals(readFileSync(path)), `size ${size}`).toBe(true);
+      expect(r.sha256).toBe(createHash('sha256').update(readFileSync(path)).digest('hex'));
+    }
+    expect(readFileHashed('/dev/null').bytes.byteLength).toBe(0); // not a regular file: through readFileSync
+    expect(() => readFileHashed(dir)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    expect(() => readJsonFileWithDigest(dir)).toThrow(`${dir}: cannot read file: "EISDIR"`);
   });
 
   it('reads back validated JSON, undefined when absent, and one InputError naming the file when corrupt', async () => {

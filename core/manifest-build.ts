@@ -1,0 +1,221 @@
+/**
+ * Building manifests (docs/design.md §5): canonicalise, digest, serialise, the generation rules and the publish
+ * guard. No schema library here on purpose: `compute` builds and writes a manifest on every run, and loading zod
+ * (and constructing the schemas) was ~35 ms of a 100k-port compute whose input is good (issue #19). Reading and
+ * validating manifests, which needs the schemas, is core/manifest.ts (which re-exports all of this).
+ */
+import { type Hash, createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { GuardError, InputError } from './errors.ts';
+import { type Mac, sortMacs } from './mac.ts';
+import type { ManifestSchema } from './manifest.ts';
+import type { Policy } from './policy.ts';
+import type { GuardSettings } from './settings.ts';
+
+export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+
+/** A manifest as ManifestSchema (core/manifest.ts) reads it, with the policy's lists typed as MACs. */
+export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Policies checked canonical and then frozen (buildManifest here, validateManifest in core/manifest.ts): the walk
+ * below is not repeated for them. Frozen, so nothing can make them non-canonical afterwards.
+ */
+const KNOWN_CANONICAL = new WeakSet<Pick<Policy, 'allow' | 'deny'>>();
+
+/** Freeze a policy checked canonical and remember it (for core/manifest.ts's validation too). */
+export function freezeCanonical<P extends Policy>(policy: P): P {
+  Object.freeze(policy.allow);
+  Object.freeze(policy.deny);
+  Object.freeze(policy);
+  KNOWN_CANONICAL.add(policy);
+  return policy;
+}
+
+/**
+ * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
+ * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
+ */
+export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
+  if (KNOWN_CANONICAL.has(policy)) return true;
+  const { allow, deny } = policy;
+  for (let i = 1; i < allow.length; i++) if (!(allow[i - 1]! < allow[i]!)) return false;
+  for (let i = 1; i < deny.length; i++) if (!(deny[i - 1]! < deny[i]!)) return false;
+  return areDisjoint(allow, deny);
+}
+
+/** Two strictly sorted lists share no element: one merge walk. */
+export function areDisjoint(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    if (a[i] === b[j]) return false;
+    if (a[i]! < b[j]!) i++;
+    else j++;
+  }
+  return true;
+}
+
+/** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
+export function canonicalPolicy(policy: Policy): Policy {
+  if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
+  const allow = sortMacs([...new Set(policy.allow)]);
+  const allowSet = new Set(allow);
+  const deny = sortMacs([...new Set(policy.deny)].filter((m) => !allowSet.has(m)));
+  return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
+}
+
+/**
+ * sha256 of the canonical policy's JSON: `{"unknownHosts":…,"removed":…,"allow":[…],"deny":[…]}`, no whitespace.
+ * Hashed in slices of the lists instead of one JSON.stringify of the whole policy (a 2.6 MB string at 100k MACs,
+ * copied through the agent's small young generation); the bytes hashed are the same.
+ */
+export function policyDigest(policy: Policy): string {
+  return canonicalDigest(isCanonicalLists(policy) ? policy : canonicalPolicy(policy));
+}
+
+/** policyDigest of a policy already known to be canonical. */
+export function canonicalDigest(p: Policy): string {
+  const hash = createHash('sha256');
+  hash.update(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`);
+  hashMacList(hash, p.allow);
+  hash.update(',"deny":');
+  hashMacList(hash, p.deny);
+  hash.update('}');
+  return hash.digest('hex');
+}
+
+const DIGEST_SLICE = 2048;
+/** What JSON.stringify would escape in a string (control characters included, on purpose); a MAC never has any. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON of the list, hashed slice by slice. A slice is `"` + join('","') + `"`, which is its JSON text when no
+ * element needs escaping (one scan of the joined text says so; otherwise JSON.stringify) — cheaper than
+ * JSON.stringify, which checks and copies element by element.
+ */
+function hashMacList(hash: Hash, list: readonly Mac[]): void {
+  hash.update('[');
+  for (let i = 0; i < list.length; i += DIGEST_SLICE) {
+    const slice = list.slice(i, i + DIGEST_SLICE);
+    const joined = slice.join('","');
+    const json = NEEDS_ESCAPE.test(joined) ? JSON.stringify(slice).slice(1, -1) : `"${joined}"`;
+    hash.update(i === 0 ? json : `,${json}`);
+  }
+  hash.update(']');
+}
+
+export interface ManifestInput {
+  site: string;
+  generation: number;
+  createdAt: Date;
+  inputs: { key: string; sha256: string }[];
+  policy: Policy;
+}
+
+/**
+ * The canonical policy JSON of the manifests built here, kept for serializeManifest: a publish then writes the
+ * policy's JSON once for its digest and its bytes (100k MACs: one 2.6 MB JSON.stringify instead of two).
+ */
+const POLICY_JSON = new WeakMap<Policy, string>();
+
+function canonicalPolicyJson(p: Policy): string {
+  return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
+}
+
+export function buildManifest(input: ManifestInput): Manifest {
+  const policy = freezeCanonical(canonicalPolicy(input.policy));
+  const json = canonicalPolicyJson(policy);
+  POLICY_JSON.set(policy, json);
+  return {
+    schema: MANIFEST_SCHEMA,
+    site: input.site,
+    generation: input.generation,
+    createdAt: input.createdAt.toISOString(),
+    source: { inputs: [...input.inputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) },
+    policy,
+    policyDigest: sha256(json),
+  };
+}
+
+/** Canonical bytes: fixed key order, no whitespace, trailing newline (JSON.stringify of that object, plus "\n"). */
+export function serializeManifest(m: Manifest): Uint8Array {
+  const head = JSON.stringify({
+    schema: m.schema,
+    site: m.site,
+    generation: m.generation,
+    createdAt: m.createdAt,
+    source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
+  });
+  const policy = POLICY_JSON.get(m.policy) ?? canonicalPolicyJson(m.policy);
+  return new TextEncoder().encode(`${head.slice(0, -1)},"policy":${policy},"policyDigest":${JSON.stringify(m.policyDigest)}}\n`);
+}
+
+export type NextManifest = { status: 'unchanged'; manifest: Manifest } | { status: 'changed'; manifest: Manifest };
+
+/** Generation rules: unchanged policy publishes nothing; a change is previous generation + 1. */
+export function nextManifest(previous: Manifest | undefined, input: Omit<ManifestInput, 'generation'>): NextManifest {
+  if (previous && previous.site !== input.site) {
+    throw new InputError('previous.site', previous.site, `is not the site being computed ("${input.site}")`);
+  }
+  if (previous && previous.policyDigest === policyDigest(input.policy)) return { status: 'unchanged', manifest: previous };
+  return { status: 'changed', manifest: buildManifest({ ...input, generation: (previous?.generation ?? 0) + 1 }) };
+}
+
+export interface GuardReport {
+  known: number;
+  vanished: number;
+  flipped: number;
+  share: number;
+}
+
+/** Count the previously known MACs that vanished from the export or changed verdict. */
+export function measureChange(previous: Policy | undefined, next: Policy): GuardReport {
+  if (!previous) return { known: 0, vanished: 0, flipped: 0, share: 0 };
+  // Both policies are canonical (sorted lists): one merge walk, no map of every MAC (a compute of a state export
+  // at 100k ports would spend most of its time building it).
+  let vanished = 0;
+  let flipped = 0;
+  const count = (macs: readonly Mac[], same: readonly Mac[], other: readonly Mac[]) => {
+    let i = 0;
+    let j = 0;
+    for (const mac of macs) {
+      while (i < same.length && same[i]! < mac) i++;
+      if (i < same.length && same[i] === mac) continue;
+      while (j < other.length && other[j]! < mac) j++;
+      if (j < other.length && other[j] === mac) flipped++;
+      else vanished++;
+    }
+  };
+  count(previous.allow, next.allow, next.deny);
+  count(previous.deny, next.deny, next.allow);
+  const known = previous.allow.length + previous.deny.length;
+  return { known, vanished, flipped, share: known === 0 ? 0 : (vanished + flipped) / known };
+}
+
+/**
+ * The publish guard (docs/design.md §5): refuse an export that looks broken — no ports at all, or more than
+ * `maxChangeShare` of the known MACs vanished or flipped at once — unless forced.
+ */
+export function guardPolicy(previous: Policy | undefined, next: Policy, settings: GuardSettings, force: boolean): GuardReport {
+  const report = measureChange(previous, next);
+  if (force) return report;
+  if (next.allow.length + next.deny.length === 0) {
+    throw new GuardError('guard: the export has no ports; refusing to publish a policy that forgets every MAC (use --force if this is intended)', {
+      ...report,
+      ports: 0,
+    });
+  }
+  const changed = report.vanished + report.flipped;
+  if (changed >= Math.max(1, settings.minChangesToGuard) && report.share > settings.maxChangeShare) {
+    throw new GuardError(
+      `guard: ${changed} of ${report.known} known MACs changed at once (${report.vanished} vanished, ${report.flipped} flipped, ` +
+        `${(report.share * 100).toFixed(1)}% > ${(settings.maxChangeShare * 100).toFixed(1)}%); refusing to publish (use --force if this is intended)`,
+      { ...report },
+    );
+  }
+  return report;
+}
