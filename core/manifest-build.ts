@@ -161,8 +161,24 @@ export function nextManifest(previous: Manifest | undefined, input: Omit<Manifes
   if (previous && previous.site !== input.site) {
     throw new InputError('previous.site', previous.site, `is not the site being computed ("${input.site}")`);
   }
-  if (previous && previous.policyDigest === policyDigest(input.policy)) return { status: 'unchanged', manifest: previous };
+  if (previous && samePolicyAs(previous, input.policy)) return { status: 'unchanged', manifest: previous };
   return { status: 'changed', manifest: buildManifest({ ...input, generation: (previous?.generation ?? 0) + 1 }) };
+}
+
+/**
+ * Two canonical policies have the same digest exactly when their lists are equal, and comparing lists stops at the
+ * first difference, where the digest hashes 100k MACs (every compute asks, most find the policy unchanged).
+ */
+function samePolicyAs(previous: Manifest, policy: Policy): boolean {
+  if (!isCanonicalLists(previous.policy) || !isCanonicalLists(policy)) return previous.policyDigest === policyDigest(policy);
+  const a = previous.policy;
+  return a.unknownHosts === policy.unknownHosts && a.removed === policy.removed && sameList(a.allow, policy.allow) && sameList(a.deny, policy.deny);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export interface GuardReport {
