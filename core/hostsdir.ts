@@ -3,7 +3,7 @@
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
 import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
-import { isCanonicalLists } from './manifest.ts';
+import { isCanonicalLists } from './canonical-policy.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const UNKNOWN_HOSTS_FILE = 'unknown_hosts_filter';

@@ -2,21 +2,23 @@
  * The versioned manifest (docs/design.md §5): build, canonicalise, digest, serialise, validate, verify.
  * The bytes are the contract: the SSM pointer carries the sha256 of the exact bytes the agent must receive.
  */
-import { type Hash, createHash } from 'node:crypto';
 import { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
-import { type Mac, compareMacs, isCanonicalMac, sortMacs } from './mac.ts';
+import { type Mac, compareMacs, isCanonicalMac } from './mac.ts';
 import type { Policy } from './policy.ts';
 import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
-import { decodeJsonBytes } from './json-text.ts';
+import { decodeUtf8Strict, parseJsonText } from './json-text.ts';
+import { MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, SHA256_HEX, readCanonicalManifestText } from './manifest-bytes.ts';
+import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, policyDigest, sha256 } from './canonical-policy.ts';
 
-export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
-/** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+// The zod-free half of the manifest's logic, here too for the callers that have the schema loaded anyway.
+export { canonicalPolicy, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex sha256');
+export { MANIFEST_SCHEMA, MAX_MANIFEST_BYTES } from './manifest-bytes.ts';
+
+const sha256Hex = z.string().regex(SHA256_HEX, 'expected a lower-case hex sha256');
 const canonicalMac = z.string().refine(isCanonicalMac, 'not a canonical MAC (lower-case hex octets joined by ":")');
 const verdict = z.enum(['allow', 'deny']);
 
@@ -54,96 +56,6 @@ export const PointerSchema = z.strictObject({
   signature: SignatureSchema.optional(),
 });
 export type Pointer = z.output<typeof PointerSchema>;
-
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * Policies this module checked canonical and then froze (validateManifest, buildManifest): the walk below is not
- * repeated for them. Frozen, so nothing can make them non-canonical afterwards.
- */
-const KNOWN_CANONICAL = new WeakSet<Pick<Policy, 'allow' | 'deny'>>();
-
-function freezeCanonical<P extends Policy>(policy: P): P {
-  Object.freeze(policy.allow);
-  Object.freeze(policy.deny);
-  Object.freeze(policy);
-  KNOWN_CANONICAL.add(policy);
-  return policy;
-}
-
-/**
- * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
- * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
- */
-export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
-  if (KNOWN_CANONICAL.has(policy)) return true;
-  const { allow, deny } = policy;
-  for (let i = 1; i < allow.length; i++) if (!(allow[i - 1]! < allow[i]!)) return false;
-  for (let i = 1; i < deny.length; i++) if (!(deny[i - 1]! < deny[i]!)) return false;
-  return areDisjoint(allow, deny);
-}
-
-/** Two strictly sorted lists share no element: one merge walk. */
-function areDisjoint(a: readonly string[], b: readonly string[]): boolean {
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    if (a[i] === b[j]) return false;
-    if (a[i]! < b[j]!) i++;
-    else j++;
-  }
-  return true;
-}
-
-/** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
-export function canonicalPolicy(policy: Policy): Policy {
-  if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
-  const allow = sortMacs([...new Set(policy.allow)]);
-  const allowSet = new Set(allow);
-  const deny = sortMacs([...new Set(policy.deny)].filter((m) => !allowSet.has(m)));
-  return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
-}
-
-/**
- * sha256 of the canonical policy's JSON: `{"unknownHosts":…,"removed":…,"allow":[…],"deny":[…]}`, no whitespace.
- * Hashed in slices of the lists instead of one JSON.stringify of the whole policy (a 2.6 MB string at 100k MACs,
- * copied through the agent's small young generation); the bytes hashed are the same.
- */
-export function policyDigest(policy: Policy): string {
-  return canonicalDigest(isCanonicalLists(policy) ? policy : canonicalPolicy(policy));
-}
-
-/** policyDigest of a policy already known to be canonical. */
-function canonicalDigest(p: Policy): string {
-  const hash = createHash('sha256');
-  hash.update(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`);
-  hashMacList(hash, p.allow);
-  hash.update(',"deny":');
-  hashMacList(hash, p.deny);
-  hash.update('}');
-  return hash.digest('hex');
-}
-
-const DIGEST_SLICE = 2048;
-/** What JSON.stringify would escape in a string (control characters included, on purpose); a MAC never has any. */
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/**
- * JSON of the list, hashed slice by slice. A slice is `"` + join('","') + `"`, which is its JSON text when no
- * element needs escaping (one scan of the joined text says so; otherwise JSON.stringify) — cheaper than
- * JSON.stringify, which checks and copies element by element.
- */
-function hashMacList(hash: Hash, list: readonly Mac[]): void {
-  hash.update('[');
-  for (let i = 0; i < list.length; i += DIGEST_SLICE) {
-    const slice = list.slice(i, i + DIGEST_SLICE);
-    const joined = slice.join('","');
-    const json = NEEDS_ESCAPE.test(joined) ? JSON.stringify(slice).slice(1, -1) : `"${joined}"`;
-    hash.update(i === 0 ? json : `,${json}`);
-  }
-  hash.update(']');
-}
 
 export interface ManifestInput {
   site: string;
@@ -269,7 +181,10 @@ export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manif
     throw new InputError(label, `${bytes.byteLength} bytes`, `larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
   }
   // The one strict reader (core/json-text.ts): byte offset of bad UTF-8, line and column of bad JSON, one line.
-  return validateManifest(decodeJsonBytes(bytes, label), label);
+  const text = decodeUtf8Strict(bytes, label);
+  // The bytes as the publisher writes them are read without JSON.parse of the lists (core/manifest-bytes.ts);
+  // anything else, and every refusal, takes the full path and its messages.
+  return readCanonicalManifestText(text, bytes) ?? validateManifest(parseJsonText(text, label), label);
 }
 
 export interface VerifyExpectations {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SITE_NAME_PATTERN } from './site-name.ts';
 
 /** Default share of known MACs that may vanish or flip in one publish before the guard refuses. */
 export const DEFAULT_MAX_CHANGE_SHARE = 0.5;
@@ -30,4 +31,4 @@ export type GuardSettings = z.output<typeof GuardSettingsSchema>;
 /** Site names become S3 prefixes, SSM paths and IAM resource names: keep them to a safe alphabet. */
 export const SiteNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a site name is 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit');
+  .regex(SITE_NAME_PATTERN, 'a site name is 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit');
