@@ -187,7 +187,7 @@ export class AgentDaemon {
       case 'read-pointer':
         return { type: 'pointer', read: await this.source.readPointer() };
       case 'fetch':
-        return { type: 'fetched', fetched: await this.source.fetch(action.pointer, this.state.applied) };
+        return { type: 'fetched', fetched: await this.source.fetch(action.pointer, this.state.applied, this.state.manifest?.policy) };
       case 'scan':
         return { type: 'scanned', why: action.why, mayRepair: action.mayRepair, ...(action.target ? { target: action.target } : {}), dir: await readDirectory(config.hostsdir) };
       case 'write': {

@@ -25,6 +25,37 @@ export function freezeCanonical<P extends Policy>(policy: P): P {
   return policy;
 }
 
+/** The MACs that entered and left each list of a canonical policy since an earlier one (each in ascending order). */
+export interface ListChanges {
+  newAllow: readonly Mac[];
+  goneAllow: readonly Mac[];
+  newDeny: readonly Mac[];
+  goneDeny: readonly Mac[];
+}
+
+/**
+ * Changes between two frozen canonical policies, recorded by whoever made the later one knowing the earlier (the
+ * canonical-bytes reader reads a manifest against the one applied before, core/manifest-bytes.ts), so the
+ * daemon's diff does not walk 100k MACs to find them again (core/hostsdir.ts changedMacs). The earlier policy is
+ * named by a number, not held: a chain of applied manifests must not keep each other alive.
+ */
+const POLICY_IDS = new WeakMap<Policy, number>();
+let nextPolicyId = 1;
+const CHANGES = new WeakMap<Policy, { fromId: number; changes: ListChanges }>();
+
+export function recordChanges(previous: Policy, next: Policy, changes: ListChanges): void {
+  if (!KNOWN_CANONICAL.has(previous) || !KNOWN_CANONICAL.has(next)) return;
+  let fromId = POLICY_IDS.get(previous);
+  if (fromId === undefined) POLICY_IDS.set(previous, (fromId = nextPolicyId++));
+  CHANGES.set(next, { fromId, changes });
+}
+
+/** The changes recorded from `previous` to `next`, if any were. */
+export function recordedChanges(previous: Policy, next: Policy): ListChanges | undefined {
+  const known = CHANGES.get(next);
+  return known !== undefined && POLICY_IDS.get(previous) === known.fromId ? known.changes : undefined;
+}
+
 /**
  * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
  * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).

@@ -3,7 +3,7 @@
  * Pure: a directory is a Map of file name to content; I/O lives in agent/hostsdir-io.ts.
  */
 import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
-import { isCanonicalLists } from './canonical-policy.ts';
+import { type ListChanges, isCanonicalLists, recordedChanges } from './canonical-policy.ts';
 import type { Policy, Verdict } from './policy.ts';
 
 export const UNKNOWN_HOSTS_FILE = 'unknown_hosts_filter';
@@ -421,22 +421,30 @@ function sortedDifference(a: readonly Mac[], b: readonly Mac[], onlyA: Mac[], on
 
 /**
  * `changedMacs` for canonical policies (sorted, unique, allow and deny disjoint — every manifest's): merge walks
- * over the sorted lists instead of a hash map of every MAC (bench/run.ts measures the steady state). Same entries in the same order
- * (new allows, new denies, then the removed in previous allow-then-deny order). Undefined when a list is not canonical.
+ * over the sorted lists instead of a hash map of every MAC (bench/run.ts measures the steady state), or no walk at
+ * all when the reader of `next` recorded what changed since `previous` (core/canonical-policy.ts recordChanges: the
+ * same four lists). Same entries in the same order (new allows, new denies, then the removed in previous
+ * allow-then-deny order). Undefined when a list is not canonical.
  */
 function changedMacsSorted(previous: Policy, next: Policy): Map<Mac, Verdict | undefined> | undefined {
   if (!isCanonicalLists(previous) || !isCanonicalLists(next)) return undefined;
+  const { goneAllow, newAllow, goneDeny, newDeny } = recordedChanges(previous, next) ?? listChanges(previous, next);
+  const changed = new Map<Mac, Verdict | undefined>();
+  for (const mac of newAllow) changed.set(mac, 'allow');
+  for (const mac of newDeny) changed.set(mac, 'deny');
+  for (const mac of [...goneAllow, ...goneDeny]) if (!changed.has(mac)) changed.set(mac, undefined);
+  return changed;
+}
+
+/** The MACs that entered and left each list, by merge walks over two canonical policies' sorted lists. */
+export function listChanges(previous: Policy, next: Policy): ListChanges {
   const goneAllow: Mac[] = [];
   const newAllow: Mac[] = [];
   const goneDeny: Mac[] = [];
   const newDeny: Mac[] = [];
   sortedDifference(previous.allow, next.allow, goneAllow, newAllow);
   sortedDifference(previous.deny, next.deny, goneDeny, newDeny);
-  const changed = new Map<Mac, Verdict | undefined>();
-  for (const mac of newAllow) changed.set(mac, 'allow');
-  for (const mac of newDeny) changed.set(mac, 'deny');
-  for (const mac of [...goneAllow, ...goneDeny]) if (!changed.has(mac)) changed.set(mac, undefined);
-  return changed;
+  return { goneAllow, newAllow, goneDeny, newDeny };
 }
 
 /**

@@ -12,12 +12,20 @@
  * then serializeManifest of the manifest returned, whose JSON.parse is that manifest. What the schema checks of
  * the policy (verdicts, canonical MACs, sorted, unique, disjoint, digest) is checked on the text.
  * test/core/manifest-bytes.property.test.ts holds the two paths to the same answers.
+ *
+ * Read against the policy of a manifest read before (the daemon's applied one: `previous`), the lists are compared
+ * with that policy's bytes, kept for it, instead of being read MAC by MAC: a run of entries byte-for-byte equal to
+ * the previous list's is already known canonical and ordered, and its strings and values are the previous ones.
+ * Only the entries that differ are read (with the same checks), so a poll that changes 100 MACs of 100k reads about
+ * a hundred entries and makes a hundred strings, and records what changed for the daemon's diff
+ * (core/canonical-policy.ts recordChanges). The result is the same manifest, and the same undefined, as without it
+ * (test/core/manifest-bytes-incremental.property.test.ts).
  */
-import { isUtf8 } from 'node:buffer';
-import { freezeCanonical, sha256 } from './canonical-policy.ts';
+import { Buffer, isUtf8 } from 'node:buffer';
+import { freezeCanonical, recordChanges, sha256 } from './canonical-policy.ts';
 import type { Mac } from './mac.ts';
 import type { Manifest } from './manifest.ts';
-import type { Verdict } from './policy.ts';
+import type { Policy, Verdict } from './policy.ts';
 import { SITE_NAME_PATTERN } from './site-name.ts';
 
 export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
@@ -33,9 +41,34 @@ export const ISO_DATETIME =
 
 const UTF8 = new TextDecoder('utf-8');
 
-/** readCanonicalManifestText of bytes: undefined also for bytes over the limit or not UTF-8 (the full path says why). */
-export function readCanonicalManifest(bytes: Uint8Array): Manifest | undefined {
+/**
+ * What the reader keeps of a policy it returned, for reading the next manifest against it: the manifest's bytes
+ * (the caller's own, not a copy: a 2.6 MB copy costs more than the read it saves, in fresh pages — so bytes given
+ * to this reader must not be modified afterwards, as no store or caller here does), and where each list's entries
+ * start in them, with their values and strings.
+ */
+interface KeptPolicy {
+  bytes: Buffer;
+  allow: KeptList;
+  deny: KeptList;
+}
+interface KeptList {
+  /** Offset in `bytes` of the list's first entry (just after its `[`). */
+  start: number;
+  values: Float64Array;
+  macs: readonly Mac[];
+}
+const KEPT = new WeakMap<Policy, KeptPolicy>();
+
+/**
+ * The manifest whose canonical serialisation is `bytes`, or undefined (also for bytes over the limit or not UTF-8:
+ * the full path says why). `previous`: a policy this reader returned before; the bytes are then read against it
+ * (see above). The answer is the same with or without it. The bytes are kept with the policy returned (KEPT).
+ */
+export function readCanonicalManifest(bytes: Uint8Array, previous?: Policy): Manifest | undefined {
   if (bytes.byteLength > MAX_MANIFEST_BYTES || !isUtf8(bytes)) return undefined;
+  const kept = previous && KEPT.get(previous);
+  if (previous && kept) return readAgainst(bytes, previous, kept);
   return readCanonicalManifestText(UTF8.decode(bytes), bytes);
 }
 
@@ -44,7 +77,7 @@ const HEAD_END = `${POLICY_KEY}{"unknownHosts":"`;
 type Head = Omit<Manifest, 'policy' | 'policyDigest'>;
 
 /** The manifest whose canonical serialisation is `text` (decoded from `bytes`), or undefined. */
-export function readCanonicalManifestText(text: string, bytes: Uint8Array): Manifest | undefined {
+function readCanonicalManifestText(text: string, bytes: Uint8Array): Manifest | undefined {
   const cut = text.indexOf(HEAD_END);
   if (cut < 0) return undefined;
   const head = canonicalHead(text, cut);
@@ -81,7 +114,69 @@ export function readCanonicalManifestText(text: string, bytes: Uint8Array): Mani
   if (!SHA256_HEX.test(policyDigest) || !take('"}\n') || at !== text.length) return undefined;
   if (!disjoint(allow.values, deny.values)) return undefined;
   if (sha256(bytes.subarray(offset + policyStart, offset + policyEnd)) !== policyDigest) return undefined;
-  return { ...head, policy: freezeCanonical({ unknownHosts, removed, allow: allow.macs, deny: deny.macs }), policyDigest };
+  const policy = freezeCanonical({ unknownHosts, removed, allow: JSON.parse(text.slice(allow.at - 1, allow.end)) as Mac[], deny: JSON.parse(text.slice(deny.at - 1, deny.end)) as Mac[] });
+  keep(policy, bytes, offset + allow.at, allow.values, offset + deny.at, deny.values);
+  return { ...head, policy, policyDigest };
+}
+
+function keep(policy: Policy, bytes: Uint8Array, allowStart: number, allowValues: Float64Array, denyStart: number, denyValues: Float64Array): void {
+  KEPT.set(policy, {
+    bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    allow: { start: allowStart, values: allowValues, macs: policy.allow },
+    deny: { start: denyStart, values: denyValues, macs: policy.deny },
+  });
+}
+
+const HEAD_END_BYTES = Buffer.from(HEAD_END);
+
+/**
+ * readCanonicalManifestText's checks, in the same order, on the bytes (no decoded text but the head's), with the
+ * lists read against `previous`'s (readListAgainst). Past the head every accepted byte is ASCII, so byte offsets
+ * here are the text path's indices shifted by the head's multi-byte characters, and each check sees the same thing.
+ */
+function readAgainst(bytes: Uint8Array, previous: Policy, kept: KeptPolicy): Manifest | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The first occurrence in the bytes is the text's first one: UTF-8 never has an ASCII byte inside a character.
+  const cut = buf.indexOf(HEAD_END_BYTES);
+  if (cut < 0) return undefined;
+  const headText = UTF8.decode(bytes.subarray(0, cut)); // a leading BOM is dropped, as the text path's decode does
+  const head = canonicalHead(headText, headText.length);
+  if (!head) return undefined;
+  const policyStart = cut + POLICY_KEY.length;
+  let at = policyStart;
+  const take = (literal: string): boolean => {
+    for (let i = 0; i < literal.length; i++) if (buf[at + i] !== literal.charCodeAt(i)) return false;
+    at += literal.length;
+    return true;
+  };
+  const verdict = (): Verdict | undefined => (take('allow') ? 'allow' : take('deny') ? 'deny' : undefined);
+  if (!take('{"unknownHosts":"')) return undefined;
+  const unknownHosts = verdict();
+  if (!unknownHosts || !take('","removed":"')) return undefined;
+  const removed = verdict();
+  if (!removed || !take('","allow":[')) return undefined;
+  const allowAt = at;
+  const allow = readListAgainst(buf, at, kept.bytes, kept.allow, kept.deny);
+  if (!allow) return undefined;
+  at = allow.end;
+  if (!take(',"deny":[')) return undefined;
+  const denyAt = at;
+  const deny = readListAgainst(buf, at, kept.bytes, kept.deny, kept.allow);
+  if (!deny) return undefined;
+  at = deny.end;
+  if (!take('}')) return undefined;
+  const policyEnd = at;
+  if (!take(',"policyDigest":"')) return undefined;
+  const policyDigest = buf.toString('latin1', at, Math.min(at + 64, buf.length));
+  at += 64;
+  if (!SHA256_HEX.test(policyDigest) || !take('"}\n') || at !== buf.length) return undefined;
+  // The previous lists were disjoint, so only an entry new to its list can be in the other one.
+  if (!addedDisjoint(allow.added, deny.values) || !addedDisjoint(deny.added, allow.values)) return undefined;
+  if (sha256(bytes.subarray(policyStart, policyEnd)) !== policyDigest) return undefined;
+  const policy = freezeCanonical({ unknownHosts, removed, allow: allow.macs, deny: deny.macs });
+  keep(policy, bytes, allowAt, allow.values, denyAt, deny.values);
+  recordChanges(previous, policy, { newAllow: allow.added.macs, goneAllow: allow.gone, newDeny: deny.added.macs, goneDeny: deny.gone });
+  return { ...head, policy, policyDigest };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -131,7 +226,7 @@ const ENTRY = 20;
  * JSON.parse's. Undefined when it is not such a list. For canonical MACs the order of the values is the order of
  * the strings (fixed width, `0-9` before `a-f`).
  */
-function readMacList(text: string, at: number, bytes: Uint8Array, byteAt: number): { macs: Mac[]; values: Float64Array; end: number } | undefined {
+function readMacList(text: string, at: number, bytes: Uint8Array, byteAt: number): { at: number; values: Float64Array; end: number } | undefined {
   MAC_LIST.lastIndex = at;
   let matched: boolean;
   try {
@@ -155,7 +250,188 @@ function readMacList(text: string, at: number, bytes: Uint8Array, byteAt: number
     values[k] = value;
     previous = value;
   }
-  return { macs: JSON.parse(text.slice(at - 1, end)) as Mac[], values, end };
+  return { at, values, end };
+}
+
+/**
+ * Entries compared at once with the previous list's bytes (one native compare); entries read one by one before
+ * comparing again once two comparisons in a row found the very first entry different.
+ */
+const BLOCK = 256;
+const STEPS = 16;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE = 0x5d;
+
+interface ListRead {
+  values: Float64Array;
+  macs: Mac[];
+  /** Just after the list's `]`. */
+  end: number;
+  /** The entries not in the previous list, and the previous list's entries not in this one (ascending). */
+  added: { values: number[]; macs: Mac[] };
+  gone: Mac[];
+}
+
+/**
+ * The list whose entries start at `at` in `buf`, as readMacList accepts it (canonical MACs, strictly ascending,
+ * `]`), read against the same list of the previous policy (`old`, its entries in `oldBuf`): while BLOCK entries
+ * are byte-for-byte the previous ones they are taken as they are (they were checked when that list was read, and
+ * they follow the entry before them in order, since the walk passed every previous entry up to it); otherwise entries are read one by one (entryValue) and
+ * merged with the previous list's values, which tells the entries it kept, gained and lost. A gained MAC's string
+ * is `other`'s (the previous policy's other list) when it was there, else a new one.
+ */
+function readListAgainst(buf: Buffer, at: number, oldBuf: Buffer, old: KeptList, other: KeptList): ListRead | undefined {
+  const n = old.values.length;
+  const added = { values: [] as number[], macs: [] as Mac[] };
+  let gone: Mac[] = [];
+  /** Pieces of the result in order: runs of the previous list's entries [from, to), or one gained entry. */
+  const pieces: (readonly [number, number] | { value: number; mac: Mac })[] = [];
+  let runFrom = -1;
+  const endRun = (to: number) => {
+    if (runFrom >= 0 && to > runFrom) pieces.push([runFrom, to]);
+    runFrom = -1;
+  };
+  let p = at;
+  let i = 0;
+  let count = 0;
+  let last = -1;
+  /** Entries left to read one by one before blocks are compared again (where the lists differ densely). */
+  let steps = 0;
+  let misses = 0;
+  /** Are the next `entries` entries at `p` byte-for-byte the previous list's from entry `i`? */
+  const same = (entries: number): boolean => {
+    const q = old.start + i * ENTRY;
+    const len = entries * ENTRY;
+    return p + len <= buf.length && buf.compare(oldBuf, q, q + len, p, p + len) === 0;
+  };
+  let closed = buf[p] === CLOSE; // an empty list
+  if (closed) p++;
+  while (!closed) {
+    if (steps === 0 && i < n) {
+      // The longest run of equal entries within the next block: the block, or a binary search for its first
+      // difference. The previous list's last entry ends in `]`, so a run that takes it ends this list too.
+      const block = Math.min(BLOCK, n - i);
+      let equal = block;
+      if (!same(block)) {
+        let differs = block;
+        equal = 0;
+        while (differs - equal > 1) {
+          const mid = (equal + differs) >>> 1;
+          if (same(mid)) equal = mid;
+          else differs = mid;
+        }
+      }
+      if (equal > 0) {
+        // In order: every previous entry before `i` is at most `last`, so entry `i` is above it (the merge's invariant).
+        if (runFrom < 0) runFrom = i;
+        i += equal;
+        count += equal;
+        p += equal * ENTRY;
+        last = old.values[i - 1]!;
+        misses = 0;
+        if (buf[p - 1] === CLOSE) break;
+        if (equal === block) continue;
+      } else if (++misses >= 2) steps = STEPS;
+    }
+    // One entry read: merged with the previous list's values (kept, gained, and the previous ones it passed: lost).
+    const value = entryValue(buf, p);
+    if (!(value > last)) return undefined; // not an entry (-1), or out of order
+    while (i < n && old.values[i]! < value) {
+      endRun(i);
+      gone.push(old.macs[i]!);
+      i++;
+    }
+    if (i < n && old.values[i] === value) {
+      if (runFrom < 0) runFrom = i;
+      i++;
+    } else {
+      endRun(i);
+      const k = indexOf(other.values, value);
+      const mac = k >= 0 ? other.macs[k]! : (buf.toString('latin1', p + 1, p + 18) as Mac);
+      pieces.push({ value, mac });
+      added.values.push(value);
+      added.macs.push(mac);
+    }
+    count++;
+    last = value;
+    closed = buf[p + ENTRY - 1] === CLOSE;
+    p += ENTRY;
+    if (steps > 0) steps--;
+  }
+  endRun(i);
+  if (i < n) gone = gone.concat(old.macs.slice(i));
+  // An unchanged list is the previous one: both are frozen, so they may be shared.
+  if (pieces.length === 1 && Array.isArray(pieces[0]) && count === n) return { values: old.values, macs: old.macs as Mac[], end: p, added, gone };
+  const values = new Float64Array(count);
+  // The runs are sliced from a plain copy: slice() of a frozen array is element by element (several times slower
+  // than this copy), and the pieces are then joined by one native concat.
+  let plain: Mac[] | undefined;
+  const parts: Mac[][] = [];
+  let k = 0;
+  for (const piece of pieces) {
+    if (Array.isArray(piece)) {
+      const [from, to] = piece as readonly [number, number];
+      values.set(old.values.subarray(from, to), k);
+      parts.push((plain ??= Array.from(old.macs)).slice(from, to));
+      k += to - from;
+    } else {
+      const { value, mac } = piece as { value: number; mac: Mac };
+      values[k++] = value;
+      parts.push([mac]);
+    }
+  }
+  const macs = concatAll(parts);
+  return { values, macs, end: p, added, gone };
+}
+
+/**
+ * The value of the entry at `p` — `"` + a canonical MAC + `"` + `,` or `]` — or -1 when it is not one (the same
+ * form as MAC_LIST's elements; the value as readMacList computes it).
+ */
+function entryValue(buf: Buffer, p: number): number {
+  if (p + ENTRY > buf.length || buf[p] !== QUOTE || buf[p + 18] !== QUOTE) return -1;
+  const separator = buf[p + 19];
+  if (separator !== COMMA && separator !== CLOSE) return -1;
+  let value = 0;
+  for (let c = 1; c < 18; c++) {
+    const code = buf[p + c]!;
+    if (c % 3 === 0) {
+      if (code !== 0x3a) return -1;
+    } else if (code >= 0x30 && code <= 0x39) value = value * 16 + (code - 0x30);
+    else if (code >= 0x61 && code <= 0x66) value = value * 16 + (code - 0x57);
+    else return -1;
+  }
+  return value;
+}
+
+/** Index of `value` in ascending `values`, or -1. */
+function indexOf(values: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = values[mid]!;
+    if (x === value) return mid;
+    if (x < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** None of `added` is in ascending `values`. */
+function addedDisjoint(added: { values: number[] }, values: Float64Array): boolean {
+  for (const v of added.values) if (indexOf(values, v) >= 0) return false;
+  return true;
+}
+
+/** The arrays as one: native concatenation, a bounded number of arguments per call. */
+function concatAll(parts: readonly Mac[][]): Mac[] {
+  const GROUP = 4096;
+  if (parts.length <= GROUP) return ([] as Mac[]).concat(...parts);
+  const groups: Mac[][] = [];
+  for (let g = 0; g < parts.length; g += GROUP) groups.push(([] as Mac[]).concat(...parts.slice(g, g + GROUP)));
+  return concatAll(groups);
 }
 
 /** Two strictly ascending lists share no value: one merge walk. */

@@ -10,7 +10,7 @@ import { type GuardSettings, SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
 import { decodeUtf8Strict, parseJsonText } from './json-text.ts';
-import { MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, SHA256_HEX, readCanonicalManifestText } from './manifest-bytes.ts';
+import { MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, SHA256_HEX, readCanonicalManifest } from './manifest-bytes.ts';
 import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, policyDigest, sha256 } from './canonical-policy.ts';
 
 // The zod-free half of the manifest's logic, here too for the callers that have the schema loaded anyway.
@@ -175,20 +175,27 @@ function checkSortedUnique(list: readonly Mac[], field: string): void {
   }
 }
 
-/** Parse manifest bytes (no pointer check). */
-export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manifest {
+/**
+ * Parse manifest bytes (no pointer check). `previous`: a policy parsed before (the one an agent applied), against
+ * which the bytes are read (core/manifest-bytes.ts); the result is equal with or without it.
+ */
+export function parseManifestBytes(bytes: Uint8Array, label = 'manifest', previous?: Policy): Manifest {
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
     throw new InputError(label, `${bytes.byteLength} bytes`, `larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
   }
-  // The one strict reader (core/json-text.ts): byte offset of bad UTF-8, line and column of bad JSON, one line.
-  const text = decodeUtf8Strict(bytes, label);
   // The bytes as the publisher writes them are read without JSON.parse of the lists (core/manifest-bytes.ts);
   // anything else, and every refusal, takes the full path and its messages.
-  return readCanonicalManifestText(text, bytes) ?? validateManifest(parseJsonText(text, label), label);
+  const canonical = readCanonicalManifest(bytes, previous);
+  if (canonical) return canonical;
+  // The one strict reader (core/json-text.ts): byte offset of bad UTF-8, line and column of bad JSON, one line.
+  const text = decodeUtf8Strict(bytes, label);
+  return validateManifest(parseJsonText(text, label), label);
 }
 
 export interface VerifyExpectations {
   site: string;
+  /** The policy applied before (an agent's previous manifest): the bytes are read against it, with the same result. */
+  previous?: Policy;
 }
 
 /**
@@ -201,7 +208,7 @@ export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: Veri
   if (actual !== pointer.sha256) {
     throw new InputError('manifest.sha256', actual, `does not match the pointer (expected ${pointer.sha256}); bytes were altered or truncated`);
   }
-  const m = parseManifestBytes(bytes);
+  const m = parseManifestBytes(bytes, 'manifest', expect.previous);
   if (m.site !== expect.site) throw new InputError('manifest.site', m.site, `is not this agent's site "${expect.site}"`);
   if (m.generation !== pointer.generation) {
     throw new InputError('manifest.generation', m.generation, `does not match the pointer generation ${pointer.generation}`);
