@@ -196,7 +196,8 @@ export class AgentDaemon {
         };
         const pacing = action.paced ? { batchSize: config.apply.batchSize, pauseMs: config.apply.batchPauseMs, signal } : undefined;
         try {
-          await applyPlanToDirectory(config.hostsdir, action.plan, onProgress, pacing);
+          const dir = this.state.dir; // what the plan was made from: which of its writes replace a file
+          await applyPlanToDirectory(config.hostsdir, action.plan, onProgress, pacing, dir.kind === 'unknown' ? undefined : dir.dir);
         } catch (err) {
           if (signal.aborted) throw err;
           return { type: 'write-failed', error: errorText(err) };
