@@ -57,6 +57,12 @@ interface KeptList {
   start: number;
   values: Float64Array;
   macs: readonly Mac[];
+  /**
+   * Plain arrays whose concatenation is `macs` (the pieces it was joined from; never modified), so the next read
+   * takes whole pieces and slices plain arrays only where something changed; undefined once too fragmented (then
+   * a plain copy of `macs` is sliced).
+   */
+  parts: readonly Mac[][] | undefined;
 }
 const KEPT = new WeakMap<Policy, KeptPolicy>();
 
@@ -114,17 +120,18 @@ function readCanonicalManifestText(text: string, bytes: Uint8Array): Manifest | 
   if (!SHA256_HEX.test(policyDigest) || !take('"}\n') || at !== text.length) return undefined;
   if (!disjoint(allow.values, deny.values)) return undefined;
   if (sha256(bytes.subarray(offset + policyStart, offset + policyEnd)) !== policyDigest) return undefined;
-  const policy = freezeCanonical({ unknownHosts, removed, allow: JSON.parse(text.slice(allow.at - 1, allow.end)) as Mac[], deny: JSON.parse(text.slice(deny.at - 1, deny.end)) as Mac[] });
-  keep(policy, bytes, offset + allow.at, allow.values, offset + deny.at, deny.values);
+  const allowMacs = JSON.parse(text.slice(allow.at - 1, allow.end)) as Mac[];
+  const denyMacs = JSON.parse(text.slice(deny.at - 1, deny.end)) as Mac[];
+  // Plain copies (taken before the freeze, while slice() is a block copy) are the pieces the next read slices.
+  const parts = (macs: Mac[]) => (macs.length > 0 ? [macs.slice()] : []);
+  const kept = { allow: parts(allowMacs), deny: parts(denyMacs) };
+  const policy = freezeCanonical({ unknownHosts, removed, allow: allowMacs, deny: denyMacs });
+  keep(policy, bytes, { start: offset + allow.at, values: allow.values, macs: allowMacs, parts: kept.allow }, { start: offset + deny.at, values: deny.values, macs: denyMacs, parts: kept.deny });
   return { ...head, policy, policyDigest };
 }
 
-function keep(policy: Policy, bytes: Uint8Array, allowStart: number, allowValues: Float64Array, denyStart: number, denyValues: Float64Array): void {
-  KEPT.set(policy, {
-    bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    allow: { start: allowStart, values: allowValues, macs: policy.allow },
-    deny: { start: denyStart, values: denyValues, macs: policy.deny },
-  });
+function keep(policy: Policy, bytes: Uint8Array, allow: KeptList, deny: KeptList): void {
+  KEPT.set(policy, { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), allow, deny });
 }
 
 const HEAD_END_BYTES = Buffer.from(HEAD_END);
@@ -174,7 +181,7 @@ function readAgainst(bytes: Uint8Array, previous: Policy, kept: KeptPolicy): Man
   if (!addedDisjoint(allow.added, deny.values) || !addedDisjoint(deny.added, allow.values)) return undefined;
   if (sha256(bytes.subarray(policyStart, policyEnd)) !== policyDigest) return undefined;
   const policy = freezeCanonical({ unknownHosts, removed, allow: allow.macs, deny: deny.macs });
-  keep(policy, bytes, allowAt, allow.values, denyAt, deny.values);
+  keep(policy, bytes, { start: allowAt, values: allow.values, macs: policy.allow, parts: allow.parts }, { start: denyAt, values: deny.values, macs: policy.deny, parts: deny.parts });
   recordChanges(previous, policy, { newAllow: allow.added.macs, goneAllow: allow.gone, newDeny: deny.added.macs, goneDeny: deny.gone });
   return { ...head, policy, policyDigest };
 }
@@ -266,6 +273,7 @@ const CLOSE = 0x5d;
 interface ListRead {
   values: Float64Array;
   macs: Mac[];
+  parts: readonly Mac[][] | undefined;
   /** Just after the list's `]`. */
   end: number;
   /** The entries not in the previous list, and the previous list's entries not in this one (ascending). */
@@ -362,28 +370,49 @@ function readListAgainst(buf: Buffer, at: number, oldBuf: Buffer, old: KeptList,
   endRun(i);
   if (i < n) gone = gone.concat(old.macs.slice(i));
   // An unchanged list is the previous one: both are frozen, so they may be shared.
-  if (pieces.length === 1 && Array.isArray(pieces[0]) && count === n) return { values: old.values, macs: old.macs as Mac[], end: p, added, gone };
+  if (pieces.length === 1 && Array.isArray(pieces[0]) && count === n) return { values: old.values, macs: old.macs as Mac[], parts: old.parts, end: p, added, gone };
   const values = new Float64Array(count);
-  // The runs are sliced from a plain copy: slice() of a frozen array is element by element (several times slower
-  // than this copy), and the pieces are then joined by one native concat.
+  // The pieces are joined by one native concat. A run of previous entries is the previous list's own pieces where
+  // it covers them whole, and slices of them (plain arrays) where not; without pieces, slices of a plain copy of
+  // the list: slice() of a frozen array goes element by element (several times slower than that copy).
+  const oldParts = old.parts;
   let plain: Mac[] | undefined;
+  let part = 0;
+  let partStart = 0; // index in the previous list of oldParts[part]'s first entry
   const parts: Mac[][] = [];
   let k = 0;
   for (const piece of pieces) {
     if (Array.isArray(piece)) {
       const [from, to] = piece as readonly [number, number];
       values.set(old.values.subarray(from, to), k);
-      parts.push((plain ??= Array.from(old.macs)).slice(from, to));
       k += to - from;
+      if (!oldParts) {
+        parts.push((plain ??= Array.from(old.macs)).slice(from, to));
+        continue;
+      }
+      while (partStart + oldParts[part]!.length <= from) partStart += oldParts[part++]!.length;
+      for (let at = from; at < to; ) {
+        const whole = oldParts[part]!;
+        const a = at - partStart;
+        const b = Math.min(to - partStart, whole.length);
+        parts.push(a === 0 && b === whole.length ? whole : whole.slice(a, b));
+        at = partStart + b;
+        if (b === whole.length) {
+          partStart += whole.length;
+          part++;
+        }
+      }
     } else {
       const { value, mac } = piece as { value: number; mac: Mac };
       values[k++] = value;
       parts.push([mac]);
     }
   }
-  const macs = concatAll(parts);
-  return { values, macs, end: p, added, gone };
+  return { values, macs: concatAll(parts), parts: parts.length <= MAX_PARTS ? parts : undefined, end: p, added, gone };
 }
+
+/** Pieces kept per list at most: each poll splits them where MACs changed; past this, the next read starts afresh. */
+const MAX_PARTS = 4096;
 
 /**
  * The value of the entry at `p` — `"` + a canonical MAC + `"` + `,` or `]` — or -1 when it is not one (the same

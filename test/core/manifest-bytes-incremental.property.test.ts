@@ -62,6 +62,11 @@ function policies(c: Case): [Policy, Policy] {
   const random = rng(c.seed);
   const before: Verdicts = new Map();
   for (let i = 0; i < c.size; i++) if (random() < 0.9) before.set(i * 4, random() < c.allowShare ? 'allow' : 'deny');
+  const after = evolve(before, c, random);
+  return [policyOf(before, c.verdicts[0], c.verdicts[1]), policyOf(after, c.verdicts[2], c.verdicts[3])];
+}
+
+function evolve(before: Verdicts, c: Case, random: () => number): Verdicts {
   const after: Verdicts = new Map(before);
   const changes = Math.round(c.churn * c.size) + (random() < 0.5 ? 1 : 0);
   for (let k = 0; k < changes; k++) {
@@ -71,7 +76,7 @@ function policies(c: Case): [Policy, Policy] {
     else if (r < 0.7) after.delete(i);
     else after.set(i, random() < 0.5 ? 'allow' : 'deny');
   }
-  return [policyOf(before, c.verdicts[0], c.verdicts[1]), policyOf(after, c.verdicts[2], c.verdicts[3])];
+  return after;
 }
 
 type Mutation = { kind: 'none' } | { kind: 'char'; at: number; op: 'replace' | 'insert' | 'delete'; char: string; fixDigest: boolean } | { kind: 'mac'; at: number; op: 'duplicate' | 'swap' | 'to-other-list' | 'drop-quote'; fixDigest: boolean };
@@ -181,6 +186,27 @@ describe('canonical-bytes reader against the previous policy', () => {
         });
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('property: polls in a row (each manifest a few changes from the one before, read against it) read as alone', () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer({ min: 2, max: 8 }), (c, polls) => {
+        const random = rng(c.seed ^ 0x5bd1e995);
+        let verdicts: Verdicts = new Map();
+        for (let i = 0; i < c.size; i++) if (random() < 0.9) verdicts.set(i * 4, random() < c.allowShare ? 'allow' : 'deny');
+        let previous: Policy | undefined;
+        for (let g = 1; g <= polls; g++) {
+          const policy = policyOf(verdicts, c.verdicts[g % 4]!, c.verdicts[(g + 1) % 4]!);
+          const bytes = serializeManifest(manifestOf(policy, g));
+          const read = readCanonicalManifest(bytes, previous)!;
+          expect(read).toEqual(readCanonicalManifest(bytes));
+          if (previous) expect([...changedMacs(previous, read.policy)]).toEqual([...changedMacs(copyOf(previous), copyOf(read.policy))]);
+          previous = read.policy;
+          verdicts = evolve(verdicts, c, random);
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 
