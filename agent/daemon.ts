@@ -187,7 +187,7 @@ export class AgentDaemon {
       case 'read-pointer':
         return { type: 'pointer', read: await this.source.readPointer() };
       case 'fetch':
-        return { type: 'fetched', fetched: await this.source.fetch(action.pointer, this.state.applied) };
+        return { type: 'fetched', fetched: await this.source.fetch(action.pointer, this.state.applied, this.state.manifest?.policy) };
       case 'scan':
         return { type: 'scanned', why: action.why, mayRepair: action.mayRepair, ...(action.target ? { target: action.target } : {}), dir: await readDirectory(config.hostsdir) };
       case 'write': {
@@ -196,7 +196,8 @@ export class AgentDaemon {
         };
         const pacing = action.paced ? { batchSize: config.apply.batchSize, pauseMs: config.apply.batchPauseMs, signal } : undefined;
         try {
-          await applyPlanToDirectory(config.hostsdir, action.plan, onProgress, pacing);
+          const dir = this.state.dir; // what the plan was made from: which of its writes replace a file
+          await applyPlanToDirectory(config.hostsdir, action.plan, onProgress, pacing, dir.kind === 'unknown' ? undefined : dir.dir);
         } catch (err) {
           if (signal.aborted) throw err;
           return { type: 'write-failed', error: errorText(err) };

@@ -15,6 +15,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { type Manifest, type Pointer, verifyManifest } from '../core/manifest.ts';
+import type { Policy } from '../core/policy.ts';
 import { manifestKey } from '../store/keys.ts';
 import { type TrustStore, verifyManifestSignature } from '../core/signature.ts';
 import type { SsmFallback } from '../store/fast-pointer.ts';
@@ -165,9 +166,12 @@ export class ManifestSource {
     }
   }
 
-  /** The exact version the pointer names, verified before anything is written. */
-  async fetch(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
-    const fetched = await this.fetchVerified(pointer, applied);
+  /**
+   * The exact version the pointer names, verified before anything is written. `previous`: the policy applied now;
+   * the new manifest is read against it (only what changed is read MAC by MAC), with the same result.
+   */
+  async fetch(pointer: Pointer, applied: AppliedRef | undefined, previous?: Policy): Promise<Fetched> {
+    const fetched = await this.fetchVerified(pointer, applied, previous);
     if (fetched.kind === 'refused' && this.fromFast.has(pointerId(pointer))) {
       // Refused like any pointer; and from now on the fast pointer's copy is ignored, so SSM's answer takes over.
       remember(this.refusedFast, pointerId(pointer));
@@ -176,24 +180,24 @@ export class ManifestSource {
     return fetched;
   }
 
-  private async fetchVerified(pointer: Pointer, applied: AppliedRef | undefined): Promise<Fetched> {
+  private async fetchVerified(pointer: Pointer, applied: AppliedRef | undefined, previous: Policy | undefined): Promise<Fetched> {
     const refusal = pointerRefusal(pointer, this.site, applied);
     if (refusal) return { kind: 'refused', pointer, reason: refusal.message };
     try {
       const obj = await this.store.getObject(pointer.key, pointer.versionId);
       if (!obj) return { kind: 'refused', pointer, reason: new InputError('pointer.versionId', pointer.versionId, `no such version of ${pointer.key}`).message };
-      return { kind: 'verified', pointer, manifest: this.verify(obj.bytes, pointer) };
+      return { kind: 'verified', pointer, manifest: this.verify(obj.bytes, pointer, previous) };
     } catch (err) {
       return err instanceof InputError ? { kind: 'refused', pointer, reason: err.message } : { kind: 'unreachable', pointer, error: errorText(err) };
     }
   }
 
   /** The one place a manifest's bytes are judged: signature, digest against the pointer, schema, site, generation. */
-  private verify(bytes: Uint8Array, pointer: Pointer): Manifest {
+  private verify(bytes: Uint8Array, pointer: Pointer, previous: Policy | undefined): Manifest {
     // The signature first, over the digest the pointer claims (nothing unauthenticated is parsed); verifyManifest then
     // holds the bytes to that digest. A replayed older generation was refused on the pointer, signed or not.
     verifyManifestSignature(pointer.sha256, pointer.signature, this.trust, 'pointer.signature');
-    return verifyManifest(bytes, pointer, { site: this.site });
+    return verifyManifest(bytes, pointer, previous ? { site: this.site, previous } : { site: this.site });
   }
 
   /**

@@ -16,6 +16,8 @@ import { registerRollback } from './commands/rollback.ts';
 import type { ServiceConfig } from '../agent/service.ts';
 import { VERSION } from '../core/version.ts';
 import type { AgentOnceOptions } from './commands/agent-once.ts';
+import type { Layout } from '../core/hostsdir-layout.ts';
+import { DEFAULT_SHARDS } from '../core/shard-limits.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const share = (value: string) => {
@@ -115,8 +117,9 @@ export function buildProgram(): Command {
               ? { mode: 'systemctl', unit: o.unit ?? 'dnsmasq.service' }
               : { mode: 'command', start: o.startCommand, stop: o.stopCommand, reload: o.reloadCommand };
         if (o.shards !== undefined && o.layout !== 'sharded') throw new InputError('--shards', o.shards, 'only applies to --layout sharded');
-        const { LayoutSchema } = await import('../core/hostsdir-layout.ts');
-        const layout = LayoutSchema.parse(o.layout === 'sharded' ? { kind: 'sharded', ...(o.shards !== undefined ? { shards: o.shards } : {}) } : { kind: 'per-mac' });
+        // What LayoutSchema (core/layout-schema.ts) gives, without loading zod: --shards was checked while parsing
+        // (shardCount: an integer from 1 to MAX_SHARDS) and the default is the schema's.
+        const layout: Layout = o.layout === 'sharded' ? { kind: 'sharded', shards: o.shards ?? DEFAULT_SHARDS } : { kind: 'per-mac' };
         run = { manifest: { file: o.manifest }, hostsdir: o.hostsdir, allowUnsafeHostsdir: o.allowUnsafeHostsdir ?? false, layout, service, purge: o.purge ?? true };
       }
       const { agentOnceCommand } = await import('./commands/agent-once.ts');

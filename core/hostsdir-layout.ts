@@ -2,16 +2,15 @@
  * Which hosts-directory layout an agent keeps, and the one entry point that picks the right diff for it:
  * a full diff when the directory's content is not known exactly, the incremental one in the daemon's steady state.
  */
-import { z } from 'zod';
 import { type DirectoryState, type Plan, UNKNOWN_HOSTS_FILE, changedMacs, countRemovedMacs, diffDirectory, diffPolicyChange, parseRecords, removedAfter } from './hostsdir.ts';
 import type { Policy } from './policy.ts';
-import { DEFAULT_SHARDS, MAX_SHARDS, diffSharded, shardName, shardsTouched } from './sharded.ts';
+import { diffSharded, shardName, shardsTouched } from './sharded.ts';
 
-export const LayoutSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('per-mac') }),
-  z.strictObject({ kind: z.literal('sharded'), shards: z.number().int().min(1).max(MAX_SHARDS).default(DEFAULT_SHARDS) }),
-]);
-export type Layout = z.output<typeof LayoutSchema>;
+/**
+ * A layout as the agent keeps it (config `layout`, `--layout`/`--shards`). Its schema is core/layout-schema.ts,
+ * apart from this module so that the write path loads no zod; that module proves the two types equal.
+ */
+export type Layout = { kind: 'per-mac' } | { kind: 'sharded'; shards: number };
 export const PER_MAC: Layout = { kind: 'per-mac' };
 
 export interface PlanOptions {

@@ -4,109 +4,22 @@
  * (and constructing the schemas) was ~35 ms of a 100k-port compute whose input is good (issue #19). Reading and
  * validating manifests, which needs the schemas, is core/manifest.ts (which re-exports all of this).
  */
-import { type Hash, createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
-import { type Mac, sortMacs } from './mac.ts';
+import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
+import type { Mac } from './mac.ts';
+import { MANIFEST_SCHEMA } from './manifest-bytes.ts';
 import type { ManifestSchema } from './manifest.ts';
 import type { Policy } from './policy.ts';
 import type { GuardSettings } from './settings.ts';
 
-export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+export { MANIFEST_SCHEMA } from './manifest-bytes.ts';
 
 /** A manifest as ManifestSchema (core/manifest.ts) reads it, with the policy's lists typed as MACs. */
 export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * Policies checked canonical and then frozen (buildManifest here, validateManifest in core/manifest.ts): the walk
- * below is not repeated for them. Frozen, so nothing can make them non-canonical afterwards.
- */
-const KNOWN_CANONICAL = new WeakSet<Pick<Policy, 'allow' | 'deny'>>();
-
-/** Freeze a policy checked canonical and remember it (for core/manifest.ts's validation too). */
-export function freezeCanonical<P extends Policy>(policy: P): P {
-  Object.freeze(policy.allow);
-  Object.freeze(policy.deny);
-  Object.freeze(policy);
-  KNOWN_CANONICAL.add(policy);
-  return policy;
-}
-
-/**
- * Are both lists already canonical: strictly sorted (so unique) and disjoint? One merge walk, no allocation —
- * every manifest's policy is, so the sorts and sets below are skipped for it (a measurable share of an agent's poll at 100k MACs).
- */
-export function isCanonicalLists(policy: Pick<Policy, 'allow' | 'deny'>): boolean {
-  if (KNOWN_CANONICAL.has(policy)) return true;
-  const { allow, deny } = policy;
-  for (let i = 1; i < allow.length; i++) if (!(allow[i - 1]! < allow[i]!)) return false;
-  for (let i = 1; i < deny.length; i++) if (!(deny[i - 1]! < deny[i]!)) return false;
-  return areDisjoint(allow, deny);
-}
-
-/** Two strictly sorted lists share no element: one merge walk. */
-export function areDisjoint(a: readonly string[], b: readonly string[]): boolean {
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    if (a[i] === b[j]) return false;
-    if (a[i]! < b[j]!) i++;
-    else j++;
-  }
-  return true;
-}
-
-/** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
-export function canonicalPolicy(policy: Policy): Policy {
-  if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
-  const allow = sortMacs([...new Set(policy.allow)]);
-  const allowSet = new Set(allow);
-  const deny = sortMacs([...new Set(policy.deny)].filter((m) => !allowSet.has(m)));
-  return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow, deny };
-}
-
-/**
- * sha256 of the canonical policy's JSON: `{"unknownHosts":…,"removed":…,"allow":[…],"deny":[…]}`, no whitespace.
- * Hashed in slices of the lists instead of one JSON.stringify of the whole policy (a 2.6 MB string at 100k MACs,
- * copied through the agent's small young generation); the bytes hashed are the same.
- */
-export function policyDigest(policy: Policy): string {
-  return canonicalDigest(isCanonicalLists(policy) ? policy : canonicalPolicy(policy));
-}
-
-/** policyDigest of a policy already known to be canonical. */
-export function canonicalDigest(p: Policy): string {
-  const hash = createHash('sha256');
-  hash.update(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`);
-  hashMacList(hash, p.allow);
-  hash.update(',"deny":');
-  hashMacList(hash, p.deny);
-  hash.update('}');
-  return hash.digest('hex');
-}
-
-const DIGEST_SLICE = 2048;
-/** What JSON.stringify would escape in a string (control characters included, on purpose); a MAC never has any. */
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/**
- * JSON of the list, hashed slice by slice. A slice is `"` + join('","') + `"`, which is its JSON text when no
- * element needs escaping (one scan of the joined text says so; otherwise JSON.stringify) — cheaper than
- * JSON.stringify, which checks and copies element by element.
- */
-function hashMacList(hash: Hash, list: readonly Mac[]): void {
-  hash.update('[');
-  for (let i = 0; i < list.length; i += DIGEST_SLICE) {
-    const slice = list.slice(i, i + DIGEST_SLICE);
-    const joined = slice.join('","');
-    const json = NEEDS_ESCAPE.test(joined) ? JSON.stringify(slice).slice(1, -1) : `"${joined}"`;
-    hash.update(i === 0 ? json : `,${json}`);
-  }
-  hash.update(']');
-}
+// The canonical policy and its digest are shared with the agent's zod-free write path (core/canonical-policy.ts).
+export { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 };
 
 export interface ManifestInput {
   site: string;

@@ -7,19 +7,21 @@
 import { z } from 'zod';
 import { InputError } from './errors.ts';
 import { type Mac, compareMacs, isCanonicalMac } from './mac.ts';
-import { MANIFEST_SCHEMA, type Manifest, areDisjoint, canonicalDigest, freezeCanonical, policyDigest, sha256 } from './manifest-build.ts';
+import type { Manifest } from './manifest-build.ts';
 import type { Policy } from './policy.ts';
 import { SiteNameSchema } from './settings.ts';
 import { parseWith } from './zod-errors.ts';
 import { SignatureSchema } from './signature.ts';
-import { decodeJsonBytes } from './json-text.ts';
+import { decodeUtf8Strict, parseJsonText } from './json-text.ts';
+import { MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, SHA256_HEX, readCanonicalManifest } from './manifest-bytes.ts';
+import { areDisjoint, canonicalDigest, freezeCanonical, policyDigest, sha256 } from './canonical-policy.ts';
 
+// Building, digesting and serialising (zod-free: core/manifest-build.ts, core/canonical-policy.ts), for one import.
 export * from './manifest-build.ts';
 
-/** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+export { MAX_MANIFEST_BYTES } from './manifest-bytes.ts';
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex sha256');
+const sha256Hex = z.string().regex(SHA256_HEX, 'expected a lower-case hex sha256');
 const canonicalMac = z.string().refine(isCanonicalMac, 'not a canonical MAC (lower-case hex octets joined by ":")');
 const verdict = z.enum(['allow', 'deny']);
 
@@ -129,17 +131,27 @@ function checkSortedUnique(list: readonly Mac[], field: string): void {
   }
 }
 
-/** Parse manifest bytes (no pointer check). */
-export function parseManifestBytes(bytes: Uint8Array, label = 'manifest'): Manifest {
+/**
+ * Parse manifest bytes (no pointer check). `previous`: a policy parsed before (the one an agent applied), against
+ * which the bytes are read (core/manifest-bytes.ts); the result is equal with or without it.
+ */
+export function parseManifestBytes(bytes: Uint8Array, label = 'manifest', previous?: Policy): Manifest {
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
     throw new InputError(label, `${bytes.byteLength} bytes`, `larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
   }
+  // The bytes as the publisher writes them are read without JSON.parse of the lists (core/manifest-bytes.ts);
+  // anything else, and every refusal, takes the full path and its messages.
+  const canonical = readCanonicalManifest(bytes, previous);
+  if (canonical) return canonical;
   // The one strict reader (core/json-text.ts): byte offset of bad UTF-8, line and column of bad JSON, one line.
-  return validateManifest(decodeJsonBytes(bytes, label), label);
+  const text = decodeUtf8Strict(bytes, label);
+  return validateManifest(parseJsonText(text, label), label);
 }
 
 export interface VerifyExpectations {
   site: string;
+  /** The policy applied before (an agent's previous manifest): the bytes are read against it, with the same result. */
+  previous?: Policy;
 }
 
 /**
@@ -152,7 +164,7 @@ export function verifyManifest(bytes: Uint8Array, pointer: Pointer, expect: Veri
   if (actual !== pointer.sha256) {
     throw new InputError('manifest.sha256', actual, `does not match the pointer (expected ${pointer.sha256}); bytes were altered or truncated`);
   }
-  const m = parseManifestBytes(bytes);
+  const m = parseManifestBytes(bytes, 'manifest', expect.previous);
   if (m.site !== expect.site) throw new InputError('manifest.site', m.site, `is not this agent's site "${expect.site}"`);
   if (m.generation !== pointer.generation) {
     throw new InputError('manifest.generation', m.generation, `does not match the pointer generation ${pointer.generation}`);

@@ -5,6 +5,7 @@
  * checks that whatever is accepted here comes out as the schemas would give it.
  */
 import type { SiteSettings } from './settings.ts';
+import { SITE_NAME_PATTERN } from './site-name.ts';
 
 /** Default share of known MACs that may vanish or flip in one publish before the guard refuses. */
 export const DEFAULT_MAX_CHANGE_SHARE = 0.5;
@@ -12,8 +13,8 @@ export const DEFAULT_MAX_CHANGE_SHARE = 0.5;
 export const DEFAULT_MIN_CHANGES_TO_GUARD = 20;
 export const DEFAULT_INSPECT_INTERFACES: readonly string[] = ['agent'];
 
-/** Site names become S3 prefixes, SSM paths and IAM resource names: a safe alphabet (SiteNameSchema's pattern). */
-export const SITE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// Site names become S3 prefixes, SSM paths and IAM resource names: one pattern (core/site-name.ts) for every reader.
+export { SITE_NAME_PATTERN };
 
 export function isSiteName(value: unknown): value is string {
   return typeof value === 'string' && SITE_NAME_PATTERN.test(value);

@@ -19,7 +19,7 @@ import {
   revokes,
   wildcardText,
 } from './hostsdir.ts';
-import { isCanonicalLists } from './manifest.ts';
+import { isCanonicalLists } from './canonical-policy.ts';
 import { type Mac, macFromFileName, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 

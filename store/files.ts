@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import { decodeJsonBytes, parseJsonText } from '../core/json-text.ts';
-import { sha256 } from '../core/manifest-build.ts';
+import { sha256 } from '../core/canonical-policy.ts';
 import { parseWith } from '../core/zod-errors.ts';
 
 export interface AtomicWriteOptions {

@@ -2,10 +2,14 @@
  * Only what every apply needs is imported here. The store, the manifest source and the state file (`--config`), and
  * the signature code (trusted keys) are loaded when used: a first fill from a manifest file pays for none of them
  * (their modules, and the logger and lock-file libraries they pull in, are a measurable share of a short run).
+ * Nor for zod: a manifest file as `compute` writes it is read by core/manifest-bytes.ts, and only another form
+ * (or a refusal, whose message the schema words) loads core/manifest.ts and its schema.
  */
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../core/errors.ts';
-import { type Manifest, parseManifestBytes, sha256 } from '../../core/manifest.ts';
+import type { Manifest } from '../../core/manifest.ts';
+import { sha256 } from '../../core/canonical-policy.ts';
+import { readCanonicalManifest } from '../../core/manifest-bytes.ts';
 import type { Signature } from '../../core/signature.ts';
 import type { AgentState } from '../../agent/state-file.ts';
 import { type ServiceConfig, serviceControl } from '../../agent/service.ts';
@@ -98,7 +102,9 @@ async function readManifest(o: AgentOnceOptions): Promise<{ manifest: Manifest; 
       const signature = await readSignatureFile(sigPath, o.signature === undefined ? '--manifest' : '--signature', parseSignature);
       verifyManifestSignature(sha256(bytes), signature, trust, sigPath);
     }
-    return { manifest: parseManifestBytes(bytes, from.file) };
+    // A manifest as `compute` writes it is read without the schema; anything else (and every refusal, worded by
+    // the schema) takes the full path, which loads zod.
+    return { manifest: readCanonicalManifest(bytes) ?? (await import('../../core/manifest.ts')).parseManifestBytes(bytes, from.file) };
   }
   const { config } = from;
   const [{ ManifestSource }, { openStore }, { trustStoreOf }, { readAgentState }] = await Promise.all([

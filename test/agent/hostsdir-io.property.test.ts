@@ -13,7 +13,7 @@ import { UNKNOWN_HOSTS_FILE, diffDirectory, recordText, wildcardText } from '../
 import { parsePorts } from '../../core/ironic-exports.ts';
 import { type Mac, compareMacs, macFileName } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
-import { readDirectory } from '../../agent/hostsdir-io.ts';
+import { applyPlanToDirectory, readDirectory } from '../../agent/hostsdir-io.ts';
 import { tempDir } from '../support/cli.ts';
 import { syncOnce } from '../support/hostsdir.ts';
 
@@ -71,6 +71,33 @@ describe('diff then apply = manifest, on real directories', () => {
         }
       }),
       { numRuns: 40 },
+    );
+  });
+});
+
+describe('the writer\'s record of the directory is only a hint', () => {
+  it('property: with any `known` map (right, stale or made up), the apply leaves what it leaves without one', async () => {
+    const knownArb = fc.array(fc.tuple(fc.oneof(macArb.map(macFileName), fc.constant(UNKNOWN_HOSTS_FILE)), fc.constantFrom<string | null>('x\n', null)), { maxLength: 30 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(entryArb, { maxLength: 30 }), policyArb, knownArb, fc.boolean(), async (entries, policy, made, exact) => {
+        const results: Map<string, string | null>[] = [];
+        for (const hint of ['none', 'hint'] as const) {
+          const dir = join(tmp.path, `k${run++}`);
+          mkdirSync(dir);
+          try {
+            for (const [name, content] of entries) writeFileSync(join(dir, name), content, { mode: 0o644 });
+            const before = await readDirectory(dir);
+            const plan = diffDirectory(policy, before);
+            const known = exact ? before : new Map(made);
+            await applyPlanToDirectory(dir, plan, undefined, undefined, hint === 'hint' ? known : undefined);
+            results.push(await readDirectory(dir));
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }
+        expect(results[1]).toEqual(results[0]);
+      }),
+      { numRuns: 30 },
     );
   });
 });

@@ -72,13 +72,13 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     }
   });
 
-  it('agent once loads the store, the logger and the lock-file library only when it reads a store (--config)', () => {
+  it('agent once loads the store, the logger, the lock-file library and zod only when it reads a store (--config)', () => {
     const chunks = join(copy, 'dist', 'cli', 'chunks');
     const once = readdirSync(chunks).filter((f) => f.startsWith('agent-once-'));
     expect(once).toHaveLength(1);
     const { text } = staticClosure(join(chunks, once[0]!));
     expect(text).toContain('// agent/sync.ts');
-    for (const lazy of ['// store/local-store.ts', '// agent/manifest-source.ts', '// agent/state-file.ts', '// agent/config.ts', 'node_modules/pino/', 'node_modules/proper-lockfile/']) {
+    for (const lazy of ['// store/local-store.ts', '// agent/manifest-source.ts', '// agent/state-file.ts', '// agent/config.ts', 'node_modules/pino/', 'node_modules/proper-lockfile/', 'node_modules/zod/']) {
       expect(text, lazy).not.toContain(lazy);
     }
   });

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DirectoryState, applyPlan, applyPlanInPlace, countRecords } from '../../core/hostsdir.ts';
-import { LayoutSchema, planSync } from '../../core/hostsdir-layout.ts';
+import { planSync } from '../../core/hostsdir-layout.ts';
+import { LayoutSchema } from '../../core/layout-schema.ts';
 import { type Mac, compareMacs } from '../../core/mac.ts';
 import type { Policy, Verdict } from '../../core/policy.ts';
 import { diffSharded, shardName, shardOf } from '../../core/sharded.ts';

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DirectoryState, applyPlan, countRecords, countRemovedMacs, recordText, removedRecords } from '../../core/hostsdir.ts';
-import { type Layout, LayoutSchema, planSync } from '../../core/hostsdir-layout.ts';
+import { type Layout, planSync } from '../../core/hostsdir-layout.ts';
+import { LayoutSchema } from '../../core/layout-schema.ts';
 import { type Mac, macFileName } from '../../core/mac.ts';
 import type { Policy } from '../../core/policy.ts';
 import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';

@@ -6,7 +6,8 @@
  * file that disagrees with the policy is dnsmasq's newest record for it).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Layout, LayoutSchema } from '../../core/hostsdir-layout.ts';
+import type { Layout } from '../../core/hostsdir-layout.ts';
+import { LayoutSchema } from '../../core/layout-schema.ts';
 import type { Mac } from '../../core/mac.ts';
 import { shardName, shardOf } from '../../core/sharded.ts';
 import { agentOnceOk, expectedNames, policy, recordIn, visibleNames, writeManifest } from './support/agent.ts';
