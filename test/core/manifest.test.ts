@@ -1,4 +1,5 @@
 /** Manifest: canonical bytes, digest, generations, the publish guard, and everything verifyManifest refuses. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GuardError, InputError } from '../../core/errors.ts';
 import type { Mac } from '../../core/mac.ts';
@@ -15,6 +16,7 @@ import {
 } from '../../core/manifest.ts';
 import type { Policy } from '../../core/policy.ts';
 import { DEFAULT_MAX_CHANGE_SHARE, DEFAULT_MIN_CHANGES_TO_GUARD } from '../../core/settings.ts';
+import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
 
 const m = (n: number) => `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}` as Mac;
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => m(a + i));
@@ -45,6 +47,23 @@ describe('generations', () => {
     expect(same.status).toBe('unchanged');
     expect(same.manifest).toBe(first.manifest);
     expect(nextManifest(first.manifest, { site: 'dc1', createdAt: at, inputs: [], policy: policy({ allow: [m(1)] }) }).manifest.generation).toBe(2);
+  });
+
+  it('property: "unchanged" exactly when the policy digest is equal, for canonical and non-canonical policies alike', () => {
+    // nextManifest compares canonical lists instead of hashing them; the digest stays the definition.
+    const macArb = fc.integer({ min: 0, max: 24 }).map(m);
+    const raw = fc.record({ allow: fc.array(macArb, { maxLength: 12 }), deny: fc.array(macArb, { maxLength: 12 }), unknownHosts: verdictArb, removed: verdictArb });
+    fc.assert(
+      fc.property(policyArbitrary(macArb), fc.oneof(policyArbitrary(macArb), raw), fc.boolean(), (before, after, reuse) => {
+        const previous = manifest(before);
+        // Half the time the same lists again (a policy recomputed from the same export) with the other policy's
+        // wildcard verdicts, else an independent policy.
+        const next: Policy = reuse ? { unknownHosts: after.unknownHosts, removed: after.removed, allow: [...before.allow], deny: [...before.deny] } : after;
+        const r = nextManifest(previous, { site: 'dc1', createdAt: at, inputs: [], policy: next });
+        expect(r.status === 'unchanged').toBe(previous.policyDigest === policyDigest(next));
+      }),
+      { numRuns: 2000, seed: 20261202 },
+    );
   });
 
   it('a previous manifest of another site is refused', () => {
