@@ -47,9 +47,9 @@ export interface ProvenanceWriter {
 }
 
 /** A delta larger than this share of the MACs saves little and is written as a full document instead. */
-export const MAX_DELTA_SHARE = 0.1;
+const MAX_DELTA_SHARE = 0.1;
 /** A base older than this is replaced by a new full document (non-current versions expire by age). */
-export const MAX_BASE_AGE_MS = 24 * 3600 * 1000;
+const MAX_BASE_AGE_MS = 24 * 3600 * 1000;
 
 interface Base {
   exportKey: string;

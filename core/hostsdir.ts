@@ -5,6 +5,7 @@
 import { type Mac, compareMacs, isCanonicalMac, macFileName } from './mac.ts';
 import { type ListChanges, isCanonicalLists, recordedChanges } from './canonical-policy.ts';
 import type { Policy, Verdict } from './policy.ts';
+import { indexOfValue } from './sorted-values.ts';
 
 export const UNKNOWN_HOSTS_FILE = 'unknown_hosts_filter';
 export const WILDCARD_MAC = '*:*:*:*:*:*';
@@ -340,18 +341,6 @@ function dashedMacValue(name: string): number {
   return v;
 }
 
-function hasValue(sorted: Float64Array, v: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = sorted[mid]!;
-    if (x === v) return true;
-    if (x < v) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
 
 /**
  * How many MACs have a record in the directory but are no longer in the policy (the compaction pile).
@@ -368,12 +357,12 @@ export function countRemovedMacs(policy: Policy, dir: DirectoryState): number {
     if (content === null) return;
     const value = dashedMacValue(name);
     if (value >= 0) {
-      if (!hasValue(known, value)) n++;
+      if (indexOfValue(known, value) < 0) n++;
     } else if (macNameStyle(name) === 'colon') (others ??= new Set()).add(name as Mac);
     else if (SHARD_NAME.test(name)) for (const mac of parseRecords(content).keys()) (others ??= new Set()).add(mac);
   });
   // Counted once: not when a dashed file of the same MAC was counted above.
-  if (others) for (const mac of others) if (!hasValue(known, macValue(mac)) && typeof dir.get(macFileName(mac)) !== 'string') n++;
+  if (others) for (const mac of others) if (indexOfValue(known, macValue(mac)) < 0 && typeof dir.get(macFileName(mac)) !== 'string') n++;
   return n;
 }
 

@@ -23,6 +23,7 @@
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { freezeCanonical, recordChanges, sha256 } from './canonical-policy.ts';
+import { indexOfValue } from './sorted-values.ts';
 import type { Mac } from './mac.ts';
 import type { Manifest } from './manifest.ts';
 import type { Policy, Verdict } from './policy.ts';
@@ -355,7 +356,7 @@ function readListAgainst(buf: Buffer, at: number, oldBuf: Buffer, old: KeptList,
       i++;
     } else {
       endRun(i);
-      const k = indexOf(other.values, value);
+      const k = indexOfValue(other.values, value);
       const mac = k >= 0 ? other.macs[k]! : (buf.toString('latin1', p + 1, p + 18) as Mac);
       pieces.push({ value, mac });
       added.values.push(value);
@@ -434,23 +435,10 @@ function entryValue(buf: Buffer, p: number): number {
   return value;
 }
 
-/** Index of `value` in ascending `values`, or -1. */
-function indexOf(values: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = values.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = values[mid]!;
-    if (x === value) return mid;
-    if (x < value) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
 
 /** None of `added` is in ascending `values`. */
 function addedDisjoint(added: { values: number[] }, values: Float64Array): boolean {
-  for (const v of added.values) if (indexOf(values, v) >= 0) return false;
+  for (const v of added.values) if (indexOfValue(values, v) >= 0) return false;
   return true;
 }
 

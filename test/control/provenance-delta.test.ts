@@ -152,4 +152,29 @@ describe('provenance deltas', () => {
       /manifests\/dc1\/provenance\.json@v2\.base.*names an object version that holds generation 7/,
     );
   });
+
+  it('a full document instead of a delta: when the base is a day old, when the delta would exceed 10 % of the MACs, and until a document was stored', () => {
+    const w = world(Array.from({ length: 20 }, (_, i) => ({ mac: i, node: i })), 20, [], ['agent']);
+    const settings = SiteSettingsSchema.parse({ source: 'ironic', supportedInspectInterfaces: ['agent'] });
+    const exportRef = { key: 'exports/dc1/full.json', sha256: 'f'.repeat(64) };
+    let previous: Manifest | undefined;
+    const publish = (inspecting: number[], at: number, store = true) => {
+      const parsed = combineWithState(w.full, buildStateExport(site, { nodes: inspecting.map((n) => ({ uuid: nodeUuid(n), provisionState: 'inspecting' as const, inspectInterface: 'agent' })) }, new Date(at), null));
+      const { policy } = explainedPolicyFromExport(parsed, settings);
+      previous = nextManifest(previous, { site, createdAt: new Date(at), inputs: [exportRef], policy }).manifest;
+      const writer = provenanceWriter({ store: scope, site, bundleBytes: w.bytes, decodeBundle: () => w.bundle, parsed, settings, export: exportRef });
+      const { form } = writer.render(previous);
+      if (store) writer.stored(previous, `v${previous.generation}`);
+      return form;
+    };
+    const hour = 3_600_000;
+    expect(publish([], t0, false)).toBe('full');
+    // Rendered but never stored (the put failed): not a base.
+    expect(publish([1], t0 + 1000)).toBe('full');
+    expect(publish([2], t0 + 2000)).toBe('delta');
+    // Three nodes of twenty change: 15 % of the MACs.
+    expect(publish([2, 3, 4, 5], t0 + 3000)).toBe('full');
+    expect(publish([3, 4, 5], t0 + 23 * hour)).toBe('delta');
+    expect(publish([4, 5], t0 + 3000 + 24 * hour)).toBe('full');
+  });
 });
