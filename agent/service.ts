@@ -2,10 +2,16 @@
  * How the agent drives dnsmasq (docs/design.md §6): systemctl (default), shell commands like the reference's
  * dnsmasq_start_command / dnsmasq_stop_command, or nothing.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import type { ExecFileOptions } from 'node:child_process';
 
-const run = promisify(execFile);
+/**
+ * child_process is loaded by the first command run, not with this module: `agent once --service none` never runs
+ * one, and loading it (with net, dgram and streams behind it) was a measurable share of that short process.
+ */
+async function run(file: string, args: string[], options: ExecFileOptions): Promise<void> {
+  const [{ execFile }, { promisify }] = await Promise.all([import('node:child_process'), import('node:util')]);
+  await promisify(execFile)(file, args, options);
+}
 
 export interface ServiceControl {
   readonly description: string;

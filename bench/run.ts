@@ -21,7 +21,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { zodEnglishOnly } from '../scripts/esbuild-plugins.mjs';
+import { commanderLazyChildProcess, zodEnglishOnly } from '../scripts/esbuild-plugins.mjs';
 import { AGENT_NODE_FLAGS } from '../agent/heap.ts';
 import { ironicExports } from './data.ts';
 import { type BenchResult, type Machine, type Sample, plotPanels, readmeBlock, replaceBlock, resultsBlock, stats, targetLines } from './report.ts';
@@ -65,7 +65,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'error',
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, commanderLazyChildProcess],
 });
 
 const PER_MAC_CASES = ['floor-fill', 'first-fill', 'no-change-poll', 'no-change-rescan', 'churn', 'floor-restart', 'restart'] as const;

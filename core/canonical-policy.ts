@@ -18,8 +18,11 @@ export function sha256(data: string | Uint8Array): string {
 const KNOWN_CANONICAL = new WeakSet<Pick<Policy, 'allow' | 'deny'>>();
 
 export function freezeCanonical<P extends Policy>(policy: P): P {
-  Object.freeze(policy.allow);
-  Object.freeze(policy.deny);
+  // A list behind a getter is made (and frozen) when first read (core/manifest-bytes.ts lazyList): not read here.
+  for (const key of ['allow', 'deny'] as const) {
+    const own = Object.getOwnPropertyDescriptor(policy, key);
+    if (own && 'value' in own) Object.freeze(own.value);
+  }
   Object.freeze(policy);
   KNOWN_CANONICAL.add(policy);
   return policy;

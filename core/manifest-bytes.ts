@@ -1,16 +1,18 @@
 /**
  * The manifest read straight from its bytes when they are in the one form the publisher writes (serializeManifest:
  * fixed key order, no whitespace, a trailing newline) — every manifest `compute` and `publish` write is. Loads no
- * zod, parses the MAC lists in one pass over the text (no JSON value per MAC before the MAC itself), and hashes
- * the policy's own bytes for its digest instead of re-serialising 100k MACs. Anything else — another layout of
- * the same JSON, or a manifest that is invalid in any way — gives undefined, and the caller takes the full path
- * (core/manifest.ts parseManifestBytes: JSON.parse, then the zod schema, which words the error).
+ * zod, reads the MAC lists in one pass over the bytes (each entry's form checked and its 48-bit value taken; the
+ * strings are made only when the lists are first read: a sharded first fill never reads them,
+ * core/shard-fill.ts), and hashes the policy's own bytes for its digest instead of re-serialising 100k MACs.
+ * Anything else — another layout of the same JSON, or a manifest that is invalid in any way — gives undefined,
+ * and the caller takes the full path (core/manifest.ts parseManifestBytes: JSON.parse, then the zod schema, which
+ * words the error).
  *
  * Why an accepted manifest is exactly what the full path returns: the head (everything before the policy) is
  * JSON.parse'd, checked field by field as ManifestSchema checks it, and must re-serialise to its own text; the
- * rest is checked character by character against the serialisation of the policy and digest. The whole text is
- * then serializeManifest of the manifest returned, whose JSON.parse is that manifest. What the schema checks of
- * the policy (verdicts, canonical MACs, sorted, unique, disjoint, digest) is checked on the text.
+ * rest is checked byte by byte against the serialisation of the policy and digest. The whole text is then
+ * serializeManifest of the manifest returned, whose JSON.parse is that manifest. What the schema checks of the
+ * policy (verdicts, canonical MACs, sorted, unique, disjoint, digest) is checked on the bytes.
  * test/core/manifest-bytes.property.test.ts holds the two paths to the same answers.
  *
  * Read against the policy of a manifest read before (the daemon's applied one: `previous`), the lists are compared
@@ -57,13 +59,14 @@ interface KeptList {
   /** Offset in `bytes` of the list's first entry (just after its `[`). */
   start: number;
   values: Float64Array;
-  macs: readonly Mac[];
+  /** A getter for a list read afresh: its strings are made when first asked for (see lazyList). */
+  readonly macs: readonly Mac[];
   /**
    * Plain arrays whose concatenation is `macs` (the pieces it was joined from; never modified), so the next read
    * takes whole pieces and slices plain arrays only where something changed; undefined once too fragmented (then
    * a plain copy of `macs` is sliced).
    */
-  parts: readonly Mac[][] | undefined;
+  readonly parts: readonly Mac[][] | undefined;
 }
 const KEPT = new WeakMap<Policy, KeptPolicy>();
 
@@ -75,79 +78,27 @@ const KEPT = new WeakMap<Policy, KeptPolicy>();
 export function readCanonicalManifest(bytes: Uint8Array, previous?: Policy): Manifest | undefined {
   if (bytes.byteLength > MAX_MANIFEST_BYTES || !isUtf8(bytes)) return undefined;
   const kept = previous && KEPT.get(previous);
-  if (previous && kept) return readAgainst(bytes, previous, kept);
-  return readCanonicalManifestText(UTF8.decode(bytes), bytes);
+  return readBytes(bytes, previous && kept ? { policy: previous, kept } : undefined);
 }
 
 const POLICY_KEY = ',"policy":';
 const HEAD_END = `${POLICY_KEY}{"unknownHosts":"`;
+const HEAD_END_BYTES = Buffer.from(HEAD_END);
 type Head = Omit<Manifest, 'policy' | 'policyDigest'>;
 
-/** The manifest whose canonical serialisation is `text` (decoded from `bytes`), or undefined. */
-function readCanonicalManifestText(text: string, bytes: Uint8Array): Manifest | undefined {
-  const cut = text.indexOf(HEAD_END);
-  if (cut < 0) return undefined;
-  const head = canonicalHead(text, cut);
-  if (!head) return undefined;
-  const policyStart = cut + POLICY_KEY.length;
-  let at = policyStart;
-  const take = (literal: string): boolean => {
-    if (!text.startsWith(literal, at)) return false;
-    at += literal.length;
-    return true;
-  };
-  const verdict = (): Verdict | undefined => (take('allow') ? 'allow' : take('deny') ? 'deny' : undefined);
-  // From the policy on, every character is checked below to be one of the serialisation's, all ASCII (one byte
-  // each), so their bytes are counted from the end (the head may hold multi-byte characters, or the BOM the decoder
-  // dropped). Until the last check passes, a list may have been read at a wrong offset: then nothing is returned.
-  const offset = bytes.byteLength - text.length;
-  if (!take('{"unknownHosts":"')) return undefined;
-  const unknownHosts = verdict();
-  if (!unknownHosts || !take('","removed":"')) return undefined;
-  const removed = verdict();
-  if (!removed || !take('","allow":[')) return undefined;
-  const allow = readMacList(text, at, bytes, offset);
-  if (!allow) return undefined;
-  at = allow.end;
-  if (!take(',"deny":[')) return undefined;
-  const deny = readMacList(text, at, bytes, offset);
-  if (!deny) return undefined;
-  at = deny.end;
-  if (!take('}')) return undefined;
-  const policyEnd = at;
-  if (!take(',"policyDigest":"')) return undefined;
-  const policyDigest = text.slice(at, at + 64);
-  at += 64;
-  if (!SHA256_HEX.test(policyDigest) || !take('"}\n') || at !== text.length) return undefined;
-  if (!disjoint(allow.values, deny.values)) return undefined;
-  if (sha256(bytes.subarray(offset + policyStart, offset + policyEnd)) !== policyDigest) return undefined;
-  const allowMacs = JSON.parse(text.slice(allow.at - 1, allow.end)) as Mac[];
-  const denyMacs = JSON.parse(text.slice(deny.at - 1, deny.end)) as Mac[];
-  // Plain copies (taken before the freeze, while slice() is a block copy) are the pieces the next read slices.
-  const parts = (macs: Mac[]) => (macs.length > 0 ? [macs.slice()] : []);
-  const kept = { allow: parts(allowMacs), deny: parts(denyMacs) };
-  const policy = freezeCanonical({ unknownHosts, removed, allow: allowMacs, deny: denyMacs });
-  keep(policy, bytes, { start: offset + allow.at, values: allow.values, macs: allowMacs, parts: kept.allow }, { start: offset + deny.at, values: deny.values, macs: denyMacs, parts: kept.deny });
-  return { ...head, policy, policyDigest };
-}
-
-function keep(policy: Policy, bytes: Uint8Array, allow: KeptList, deny: KeptList): void {
-  KEPT.set(policy, { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), allow, deny });
-}
-
-const HEAD_END_BYTES = Buffer.from(HEAD_END);
-
 /**
- * readCanonicalManifestText's checks, in the same order, on the bytes (no decoded text but the head's), with the
- * lists read against `previous`'s (readListAgainst). Past the head every accepted byte is ASCII, so byte offsets
- * here are the text path's indices shifted by the head's multi-byte characters, and each check sees the same thing.
+ * The checks, in order, on the bytes: the head (the only part decoded to text) by canonicalHead, then the policy
+ * byte by byte. Past the head every accepted byte is ASCII, so a byte offset there is a character offset of the
+ * text shifted by the head's multi-byte characters (and a BOM the decoder drops). The lists are read afresh
+ * (readList: values only, strings on demand) or against `against`'s (readListAgainst). Until the last check
+ * passes nothing is returned.
  */
-function readAgainst(bytes: Uint8Array, previous: Policy, kept: KeptPolicy): Manifest | undefined {
+function readBytes(bytes: Uint8Array, against: { policy: Policy; kept: KeptPolicy } | undefined): Manifest | undefined {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // The first occurrence in the bytes is the text's first one: UTF-8 never has an ASCII byte inside a character.
   const cut = buf.indexOf(HEAD_END_BYTES);
   if (cut < 0) return undefined;
-  const headText = UTF8.decode(bytes.subarray(0, cut)); // a leading BOM is dropped, as the text path's decode does
+  const headText = UTF8.decode(bytes.subarray(0, cut)); // a leading BOM is dropped, as JSON text decoding does
   const head = canonicalHead(headText, headText.length);
   if (!head) return undefined;
   const policyStart = cut + POLICY_KEY.length;
@@ -164,12 +115,12 @@ function readAgainst(bytes: Uint8Array, previous: Policy, kept: KeptPolicy): Man
   const removed = verdict();
   if (!removed || !take('","allow":[')) return undefined;
   const allowAt = at;
-  const allow = readListAgainst(buf, at, kept.bytes, kept.allow, kept.deny);
+  const allow = against ? readListAgainst(buf, at, against.kept.bytes, against.kept.allow, against.kept.deny) : readList(buf, at);
   if (!allow) return undefined;
   at = allow.end;
   if (!take(',"deny":[')) return undefined;
   const denyAt = at;
-  const deny = readListAgainst(buf, at, kept.bytes, kept.deny, kept.allow);
+  const deny = against ? readListAgainst(buf, at, against.kept.bytes, against.kept.deny, against.kept.allow) : readList(buf, at);
   if (!deny) return undefined;
   at = deny.end;
   if (!take('}')) return undefined;
@@ -178,13 +129,70 @@ function readAgainst(bytes: Uint8Array, previous: Policy, kept: KeptPolicy): Man
   const policyDigest = buf.toString('latin1', at, Math.min(at + 64, buf.length));
   at += 64;
   if (!SHA256_HEX.test(policyDigest) || !take('"}\n') || at !== buf.length) return undefined;
+  if (!against) {
+    if (!disjoint(allow.values, deny.values) || sha256(bytes.subarray(policyStart, policyEnd)) !== policyDigest) return undefined;
+    const allowList = lazyList(buf, allowAt, allow.values);
+    const denyList = lazyList(buf, denyAt, deny.values);
+    const policy = freezeCanonical(lazyPolicy(unknownHosts, removed, allowList, denyList));
+    KEPT.set(policy, { bytes: buf, allow: allowList, deny: denyList });
+    return { ...head, policy, policyDigest };
+  }
+  const [a, d] = [allow as ListRead, deny as ListRead];
   // The previous lists were disjoint, so only an entry new to its list can be in the other one.
-  if (!addedDisjoint(allow.added, deny.values) || !addedDisjoint(deny.added, allow.values)) return undefined;
+  if (!addedDisjoint(a.added, d.values) || !addedDisjoint(d.added, a.values)) return undefined;
   if (sha256(bytes.subarray(policyStart, policyEnd)) !== policyDigest) return undefined;
-  const policy = freezeCanonical({ unknownHosts, removed, allow: allow.macs, deny: deny.macs });
-  keep(policy, bytes, { start: allowAt, values: allow.values, macs: policy.allow, parts: allow.parts }, { start: denyAt, values: deny.values, macs: policy.deny, parts: deny.parts });
-  recordChanges(previous, policy, { newAllow: allow.added.macs, goneAllow: allow.gone, newDeny: deny.added.macs, goneDeny: deny.gone });
+  const policy = freezeCanonical({ unknownHosts, removed, allow: a.macs, deny: d.macs });
+  KEPT.set(policy, {
+    bytes: buf,
+    allow: { start: allowAt, values: a.values, macs: policy.allow, parts: a.parts },
+    deny: { start: denyAt, values: d.values, macs: policy.deny, parts: d.parts },
+  });
+  recordChanges(against.policy, policy, { newAllow: a.added.macs, goneAllow: a.gone, newDeny: d.added.macs, goneDeny: d.gone });
   return { ...head, policy, policyDigest };
+}
+
+/**
+ * A list read afresh, whose strings are made when first asked for: one JSON.parse of its text (a `agent once`
+ * in the sharded layout writes its files from the bytes and never asks: core/shard-fill.ts). The array is frozen
+ * as freezeCanonical freezes lists; a plain copy taken before is the one piece the next read slices.
+ */
+function lazyList(buf: Buffer, start: number, values: Float64Array): KeptList {
+  let macs: readonly Mac[] | undefined;
+  let parts: readonly Mac[][] | undefined;
+  const make = () => {
+    const list = values.length === 0 ? [] : (JSON.parse(buf.toString('latin1', start - 1, start + values.length * ENTRY)) as Mac[]);
+    parts = list.length > 0 ? [list.slice()] : [];
+    return (macs = Object.freeze(list));
+  };
+  return {
+    start,
+    values,
+    get macs() {
+      return macs ?? make();
+    },
+    get parts() {
+      if (!macs) make();
+      return parts;
+    },
+  };
+}
+
+/** A policy whose lists are `allow`'s and `deny`'s (enumerable getters in the order the schema's object has). */
+function lazyPolicy(unknownHosts: Verdict, removed: Verdict, allow: KeptList, deny: KeptList): Policy {
+  const policy = { unknownHosts, removed } as Policy;
+  Object.defineProperty(policy, 'allow', { enumerable: true, get: () => allow.macs });
+  Object.defineProperty(policy, 'deny', { enumerable: true, get: () => deny.macs });
+  return policy;
+}
+
+/**
+ * What the sharded first fill reads instead of the lists' strings: the bytes of a manifest this reader returned
+ * the policy of, where each list's entries start in them, and their values (ascending). Undefined for any other
+ * policy. The bytes are the caller's (see KeptPolicy): read, never modified.
+ */
+export function policyListBytes(policy: Policy): { bytes: Uint8Array; allow: { start: number; values: Float64Array }; deny: { start: number; values: Float64Array } } | undefined {
+  const kept = KEPT.get(policy);
+  return kept && { bytes: kept.bytes, allow: { start: kept.allow.start, values: kept.allow.values }, deny: { start: kept.deny.start, values: kept.deny.values } };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -221,44 +229,27 @@ function canonicalHead(text: string, cut: number): Head | undefined {
   return JSON.stringify(head) === json ? head : undefined;
 }
 
-const MAC = '[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}';
-/** A list's elements after its `[`, up to its `]`: canonical MACs (six lower-case hex octets joined by ":"), or none. */
-const MAC_LIST = new RegExp(`(?:"${MAC}",)*"${MAC}"\\]|\\]`, 'y');
-/** Each element of such a list is `"` + 17 characters + `"` + its separator (`,` or the closing `]`). */
+/** Each entry of a list is `"` + a canonical MAC (17 characters) + `"` + its separator (`,`, or the closing `]`). */
 const ENTRY = 20;
 
 /**
- * The list whose elements start at `at` (just after its `[`): canonical MACs in strictly ascending order. The form
- * is one regular-expression match over the text (no per-MAC call), the order is checked on the MACs' 48-bit values
- * read from the bytes (`byteAt` = the byte offset of text index 0 for this ASCII part), and the strings are
- * JSON.parse's. Undefined when it is not such a list. For canonical MACs the order of the values is the order of
- * the strings (fixed width, `0-9` before `a-f`).
+ * The list whose entries start at `at` (just after its `[`): canonical MACs (six lower-case hex octets joined by
+ * ":") in strictly ascending order, read entry by entry on the bytes (entryValue checks each entry's form and
+ * gives its 48-bit value; for canonical MACs the order of the values is the order of the strings: fixed width,
+ * `0-9` before `a-f`). Only the values are kept; the strings are lazyList's. Undefined when it is not such a list.
  */
-function readMacList(text: string, at: number, bytes: Uint8Array, byteAt: number): { at: number; values: Float64Array; end: number } | undefined {
-  MAC_LIST.lastIndex = at;
-  let matched: boolean;
-  try {
-    matched = MAC_LIST.test(text);
-  } catch {
-    return undefined; // a list too long for the engine's backtracking stack: the full path reads it
+function readList(buf: Buffer, at: number): { values: Float64Array; end: number } | undefined {
+  if (buf[at] === CLOSE) return { values: new Float64Array(0), end: at + 1 };
+  const most = new Float64Array(Math.floor((buf.length - at) / ENTRY));
+  let count = 0;
+  let last = -1;
+  for (let p = at; ; p += ENTRY) {
+    const value = entryValue(buf, p);
+    if (!(value > last)) return undefined; // not an entry (-1), or out of order
+    most[count++] = value;
+    last = value;
+    if (buf[p + ENTRY - 1] === CLOSE) return { values: most.slice(0, count), end: p + ENTRY };
   }
-  if (!matched) return undefined;
-  const end = MAC_LIST.lastIndex;
-  const count = (end - at) / ENTRY; // 0.05 for an empty list: no iteration below
-  const values = new Float64Array(Math.floor(count));
-  let previous = -1;
-  for (let k = 0, b = byteAt + at + 1; k < values.length; k++, b += ENTRY) {
-    let value = 0;
-    for (let c = 0; c < 17; c++) {
-      if (c % 3 === 2) continue;
-      const code = bytes[b + c]!;
-      value = value * 16 + (code <= 0x39 ? code - 0x30 : code - 0x57);
-    }
-    if (!(value > previous)) return undefined;
-    values[k] = value;
-    previous = value;
-  }
-  return { at, values, end };
 }
 
 /**
@@ -417,24 +408,31 @@ const MAX_PARTS = 4096;
 
 /**
  * The value of the entry at `p` — `"` + a canonical MAC + `"` + `,` or `]` — or -1 when it is not one (the same
- * form as MAC_LIST's elements; the value as readMacList computes it).
+ * form readList and readListAgainst accept; for a canonical MAC its 48-bit value).
  */
 function entryValue(buf: Buffer, p: number): number {
   if (p + ENTRY > buf.length || buf[p] !== QUOTE || buf[p + 18] !== QUOTE) return -1;
   const separator = buf[p + 19];
   if (separator !== COMMA && separator !== CLOSE) return -1;
-  let value = 0;
-  for (let c = 1; c < 18; c++) {
-    const code = buf[p + c]!;
-    if (c % 3 === 0) {
-      if (code !== 0x3a) return -1;
-    } else if (code >= 0x30 && code <= 0x39) value = value * 16 + (code - 0x30);
-    else if (code >= 0x61 && code <= 0x66) value = value * 16 + (code - 0x57);
-    else return -1;
+  // Each octet: two hex digits (HEX_DIGIT: their value, or -1), then ':' (none after the last). Three octets per
+  // 24-bit half; value = hi * 2^24 + lo (exact: below 2^53).
+  let hi = 0;
+  let lo = 0;
+  for (let q = p + 1, octet = 0; octet < 6; octet++, q += 3) {
+    const a = HEX_DIGIT[buf[q]!]!;
+    const b = HEX_DIGIT[buf[q + 1]!]!;
+    if ((a | b) < 0 || (octet < 5 && buf[q + 2] !== COLON)) return -1;
+    if (octet < 3) hi = (hi << 8) | (a << 4) | b;
+    else lo = (lo << 8) | (a << 4) | b;
   }
-  return value;
+  return hi * 0x1000000 + lo;
 }
 
+/** A byte's value as a lower-case hex digit, -1 for any other byte. */
+const HEX_DIGIT = new Int8Array(256).fill(-1);
+for (let d = 0; d < 10; d++) HEX_DIGIT[0x30 + d] = d;
+for (let d = 0; d < 6; d++) HEX_DIGIT[0x61 + d] = 10 + d;
+const COLON = 0x3a;
 
 /** None of `added` is in ascending `values`. */
 function addedDisjoint(added: { values: number[] }, values: Float64Array): boolean {

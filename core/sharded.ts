@@ -20,6 +20,7 @@ import {
   wildcardText,
 } from './hostsdir.ts';
 import { isCanonicalLists } from './canonical-policy.ts';
+import { type ShardFill, shardFill } from './shard-fill.ts';
 import { type Mac, macFromFileName, sortMacs } from './mac.ts';
 import type { Policy, Verdict } from './policy.ts';
 
@@ -61,8 +62,6 @@ export interface ShardDiffOptions {
 export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardDiffOptions): Plan {
   const { shards } = options;
   const plan: Plan = { writes: [], deletes: [], foreign: [], reloadNeeded: false, counts: { allow: 0, deny: 0, removed: 0 } };
-  plan.counts.allow = policy.allow.length;
-  plan.counts.deny = policy.deny.length;
 
   const current = new Map<number, string>(); // shard index → content
   const present = new Map<Mac, Verdict | undefined>(); // every MAC some file has a record for
@@ -106,8 +105,13 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
   }
 
   // A manifest's policy is canonical (sorted, unique, disjoint) and a first fill finds nothing present: then each
-  // shard's MACs are taken from the lists in order, without a 100k-entry map of the policy or a sort per shard.
+  // shard's MACs are taken from the lists in order, without a 100k-entry map of the policy or a sort per shard —
+  // and when the manifest's bytes are at hand, its files are made from them, without the MACs' strings.
   const canonical = isCanonicalLists(policy);
+  const fill = canonical && present.size === 0 && current.size === 0 && !options.onlyShards ? shardFill(policy, shards) : undefined;
+  if (fill) return firstFill(plan, policy, fill, wildcard);
+  plan.counts.allow = policy.allow.length;
+  plan.counts.deny = policy.deny.length;
   let want: Map<Mac, Verdict> | undefined;
   if (!canonical || present.size > 0) {
     want = new Map<Mac, Verdict>();
@@ -175,6 +179,20 @@ export function diffSharded(policy: Policy, dir: DirectoryState, options: ShardD
   plan.writes = [...adopt.revoking, ...adopt.granting, ...own.revoking, ...own.granting];
   // Migrated files' records leave dnsmasq's memory only on a reload, which is cheap in this layout.
   if (legacy.length > 0) plan.reloadNeeded = true;
+  return plan;
+}
+
+/** diffSharded's plan for a directory without records: every shard written (those with deny records first), then the wildcard. */
+function firstFill(plan: Plan, policy: Policy, fill: ShardFill, wildcard: string | null | undefined): Plan {
+  plan.counts.allow = fill.allow;
+  plan.counts.deny = fill.deny;
+  const revoking: FileWrite[] = [];
+  const granting: FileWrite[] = [];
+  fill.contents.forEach((content, i) => (fill.denies[i] ? revoking : granting).push({ name: shardName(i), content, reason: 'shard' }));
+  if (wildcard !== wildcardText(policy.unknownHosts)) {
+    (policy.unknownHosts === 'deny' ? revoking : granting).push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
+  }
+  plan.writes = [...revoking, ...granting];
   return plan;
 }
 

@@ -1,4 +1,5 @@
 // esbuild plugins shared by `npm run build` (scripts/build-agent.mjs) and the bench's bundles (bench/run.ts).
+import { readFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
 /**
@@ -16,5 +17,22 @@ export const zodEnglishOnly = {
       contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};\n`,
       resolveDir: dirname(args.path),
     }));
+  },
+};
+
+/**
+ * commander requires child_process at load, for subcommands that are separate executables, which this program has
+ * none of: every run paid for loading it (and net, dgram, streams behind it). Loaded when spawn is first called.
+ */
+export const commanderLazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const eager = "const childProcess = require('node:child_process');";
+      if (!source.includes(eager)) throw new Error(`commander-lazy-child-process: ${args.path} no longer has: ${eager}`);
+      const lazy = "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };";
+      return { contents: source.replace(eager, lazy), loader: 'js' };
+    });
   },
 };

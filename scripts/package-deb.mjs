@@ -18,6 +18,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { commanderLazyChildProcess, zodEnglishOnly } from './esbuild-plugins.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -58,6 +59,7 @@ async function buildExecutable(out) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    plugins: [zodEnglishOnly, commanderLazyChildProcess],
   });
   const seaConfig = join(work, 'sea-config.json');
   // useCodeCache: V8's compiled code goes into the blob, so the 1.5 MB script is not compiled at every start.
@@ -107,7 +109,7 @@ const executable = join('dist', `pxe-filter-${ARCH}`);
 if (opts.executable) {
   if (opts.executable !== executable) copyFileSync(opts.executable, executable);
   // The man page's help text still comes from this checkout's code.
-  await build({ entryPoints: ['cli/sea-entry.ts'], outfile: join(work, 'pxe-filter.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  await build({ entryPoints: ['cli/sea-entry.ts'], outfile: join(work, 'pxe-filter.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', plugins: [zodEnglishOnly, commanderLazyChildProcess] });
 } else {
   log(`building /usr/bin/pxe-filter (Node.js ${process.version} single executable, ${ARCH})`);
   await buildExecutable(executable);
