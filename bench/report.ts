@@ -118,12 +118,14 @@ export function resultsBlock(doc: BenchDoc): string {
     const refFill = find(doc, { impl: 'reference', case: 'first-fill', n });
     if (floor) lines.push(`| JSON floor: read + JSON.parse the exports in node | ${fmtN(n)} | ${fmtRange(floor.wall)} | ${fmtMs(floor.cpu?.median)} | ${fmtMb(floor.rss)} | | |`);
     if (compute) lines.push(`| \`compute\` (agent bundle) | ${fmtN(n)} | ${fmtRange(compute.wall)} | ${fmtMs(compute.cpu?.median)} | ${fmtMb(compute.rss)} | JSON floor | ${ratioText(compute.wall, floor?.wall)} of the floor |`);
-    for (const layout of ['per-mac', 'sharded'] as const) {
-      const once = find(doc, { case: 'agent-once', n, layout });
-      if (!once) continue;
-      const cmp = refFill ? `reference init_filter() ${fmtMs(refFill.wall?.median)} ms in-process, ${fmtMs(refFill.processWall?.median)} ms whole process` : '';
-      const r = refFill ? `${times(refFill.wall, once.wall)} (whole process: ${times(refFill.processWall, once.wall)})` : '';
-      lines.push(`| \`agent once\` first fill, ${layout === 'sharded' ? 'sharded/256' : 'per-MAC'} (agent bundle) | ${fmtN(n)} | ${fmtRange(once.wall)} | ${fmtMs(once.cpu?.median)} | ${fmtMb(once.rss)} | ${cmp} | ${r} |`);
+    for (const [kind, what] of ONCE_KINDS) {
+      for (const layout of ['per-mac', 'sharded'] as const) {
+        const once = find(doc, { case: kind, n, layout });
+        if (!once) continue;
+        const cmp = refFill ? `reference init_filter() ${fmtMs(refFill.wall?.median)} ms in-process, ${fmtMs(refFill.processWall?.median)} ms whole process` : '';
+        const r = refFill ? `${times(refFill.wall, once.wall)} (whole process: ${times(refFill.processWall, once.wall)})` : '';
+        lines.push(`| \`agent once\` first fill, ${layout === 'sharded' ? 'sharded/256' : 'per-MAC'} (${what}) | ${fmtN(n)} | ${fmtRange(once.wall)} | ${fmtMs(once.cpu?.median)} | ${fmtMb(once.rss)} | ${cmp} | ${r} |`);
+      }
     }
   }
   const steady = machine.sizes.map((n) => find(doc, { case: 'agent-steady-rss', n })).filter((s) => s?.steadyRss);
@@ -142,6 +144,12 @@ function ratioText(a: Stat | undefined, b: Stat | undefined) {
   return r === undefined ? '' : `${r.toFixed(2)}×`;
 }
 
+/** `agent once` as hosts run it: the agent bundle under node, and the Debian package's self-contained executable. */
+const ONCE_KINDS = [
+  ['agent-once', 'agent bundle: `node dist/pxe-filter-agent.mjs`'],
+  ['agent-once-executable', 'executable: `/usr/bin/pxe-filter` of the .deb'],
+] as const;
+
 export interface Target {
   label: string;
   met: boolean | undefined;
@@ -159,10 +167,11 @@ export function targets(doc: BenchDoc): Target[] {
   add('`compute` ≤ 1.5× the JSON floor (whole processes)', ratio(compute?.wall, floor?.wall), (v) => v <= 1.5, (v) => `${fmtMs(compute?.wall?.median)} / ${fmtMs(floor?.wall?.median)} ms = ${v.toFixed(2)}×`);
   add('`compute` ≤ 256 MB peak RSS', compute?.rss?.median, (v) => v <= 256, (v) => `${v.toFixed(0)} MB`);
   const refFill = get({ impl: 'reference', case: 'first-fill' });
-  for (const [layout, min] of [['per-mac', 1], ['sharded', 10]] as const) {
-    const once = get({ case: 'agent-once', layout });
+  for (const [kind, what] of ONCE_KINDS) for (const [layout, min] of [['per-mac', 1], ['sharded', 10]] as const) {
+    const once = get({ case: kind, layout });
+    if (kind !== 'agent-once' && !once) continue;
     add(
-      `\`agent once\` first fill, ${layout}, whole process ≥ ${min}× the reference's in-process init_filter()`,
+      `\`agent once\` first fill, ${layout}, whole process (${what}) ≥ ${min}× the reference's in-process init_filter()`,
       ratio(refFill?.wall, once?.wall),
       (v) => v >= min,
       (v) => `${fmtMs(refFill?.wall?.median)} / ${fmtMs(once?.wall?.median)} ms = ${v.toFixed(2)}×`,
@@ -209,7 +218,8 @@ export function readmeBlock(doc: BenchDoc): string {
     });
     lines.push(`| ${label}${scope === 'process' ? ' — whole process' : ''} | ${cells.join(' | ')} |`);
   };
-  row('`agent once` first fill of an empty directory', 'agent-once', 'first-fill', 'process');
+  row('`agent once` first fill of an empty directory (agent bundle)', 'agent-once', 'first-fill', 'process');
+  row('`agent once` first fill of an empty directory (/usr/bin/pxe-filter)', 'agent-once-executable', 'first-fill', 'process');
   row('daemon start-up on an empty directory (first fill)', 'first-fill');
   row('daemon start-up on a full directory (restart)', 'restart');
   row('no-change sync (daemon: one poll)', 'no-change-poll');
@@ -239,7 +249,16 @@ export function plotPanels(doc: BenchDoc): Panel[] {
   const ours = (kind: string) => [series('ours, per-MAC', '#1f77b4', { case: kind, layout: 'per-mac' }), series('ours, sharded/256', '#2ca02c', { case: kind, layout: 'sharded' })];
   const ref = (kind: string) => series('reference (ironic-inspector), in-process', '#d62728', { impl: 'reference', case: kind });
   return [
-    { title: 'agent once: first fill', subtitle: 'whole process; reference: init_filter()', series: [...ours('agent-once'), ref('first-fill'), series('reference, whole process', '#d62728', { impl: 'reference', case: 'first-fill' }, (r) => r.processWall, '5 3')] },
+    {
+      title: 'agent once: first fill',
+      subtitle: 'whole process; reference: init_filter()',
+      series: [
+        ...ours('agent-once'),
+        series('ours, sharded/256, /usr/bin/pxe-filter', '#17becf', { case: 'agent-once-executable', layout: 'sharded' }, undefined, '6 2'),
+        ref('first-fill'),
+        series('reference, whole process', '#d62728', { impl: 'reference', case: 'first-fill' }, (r) => r.processWall, '5 3'),
+      ],
+    },
     { title: 'daemon first fill', subtitle: 'in-process start-up on an empty directory', series: [...ours('first-fill'), series('floor (raw file-system calls)', '#7f7f7f', { case: 'floor-fill' }, undefined, '2 3'), ref('first-fill')] },
     { title: 'daemon restart', subtitle: 'in-process start-up on a full directory', series: [...ours('restart'), ref('restart')] },
     { title: 'no-change sync', subtitle: 'in-process: one daemon poll; reference sync()', series: [...ours('no-change-poll'), ref('no-change-poll')] },

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { commanderLazyChildProcess, zodEnglishOnly } from '../scripts/esbuild-plugins.mjs';
+import { buildExecutable } from '../scripts/build-sea.mjs';
 import { AGENT_NODE_FLAGS } from '../agent/heap.ts';
 import { ironicExports } from './data.ts';
 import { type BenchResult, type Machine, type Sample, plotPanels, readmeBlock, replaceBlock, resultsBlock, stats, targetLines } from './report.ts';
@@ -104,6 +105,9 @@ function record(r: Omit<BenchResult, 'wall' | 'cpu' | 'rss' | 'processWall'>, sa
 
 if (values.reference) ensureReference();
 const agentBundle = buildAgentBundle(join(bundleDir, 'agent')); // its own directory: the build replaces its chunks/
+// /usr/bin/pxe-filter of the Debian package (the same code as one script with V8's code cache, in node's binary).
+const executable = join(bundleDir, 'pxe-filter');
+if (wanted('agent-once')) await buildExecutable(executable, join(bundleDir, 'sea-build'));
 
 const results: BenchResult[] = [];
 const repeat = <T>(fn: () => T) => Array.from({ length: runs }, fn);
@@ -131,14 +135,14 @@ for (const n of sizes) {
     (wanted('compute') ? repeat : (fn: () => Sample) => [fn()])(() => runProcess([process.execPath, agentBundle, 'compute', '--site', 'bench', '--ports', portsFile, '--nodes', nodesFile, '--out', manifestFile, '--force'])),
   );
   for (const layout of wanted('agent-once') ? (['per-mac', 'sharded'] as const) : []) {
-    record(
-      { impl: 'pxe-filter', layout, scope: 'process', case: 'agent-once', n },
+    const once = (command: string[]) =>
       repeat(() => {
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir, { recursive: true });
-        return runProcess([process.execPath, agentBundle, 'agent', 'once', '--manifest', manifestFile, '--hostsdir', dir, '--service', 'none', '--layout', layout]);
-      }),
-    );
+        return runProcess([...command, 'agent', 'once', '--manifest', manifestFile, '--hostsdir', dir, '--service', 'none', '--layout', layout]);
+      });
+    record({ impl: 'pxe-filter', layout, scope: 'process', case: 'agent-once', n }, once([process.execPath, agentBundle]));
+    record({ impl: 'pxe-filter', layout, scope: 'process', case: 'agent-once-executable', n }, once([executable]));
   }
   rmSync(dir, { recursive: true, force: true });
 

@@ -1,8 +1,7 @@
 // `npm run package` → dist/pxe-filter_<version>_<arch>.deb, offline, with Debian's own dpkg-deb (docs/install.md).
 //
-// /usr/bin/pxe-filter is a Node.js single executable application (SEA): the command line bundled by esbuild into
-// one CommonJS script (cli/sea-entry.ts), turned into a blob by `node --experimental-sea-config`, and injected
-// with postject into a copy of the Node.js binary that runs this script (stripped of its symbols first). The
+// /usr/bin/pxe-filter is a Node.js single executable application (SEA, scripts/build-sea.mjs): the command line
+// bundled into one CommonJS script and injected into a copy of the Node.js binary that runs this script. The
 // host then needs no Node.js at all, only the C/C++ runtime libraries every Debian system has.
 //
 // Options:
@@ -19,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { commanderLazyChildProcess, zodEnglishOnly } from './esbuild-plugins.mjs';
+import { buildExecutable } from './build-sea.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -34,8 +34,6 @@ if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(version)) throw new Error(`package-deb: not 
 // The executable embeds the Node.js that runs this script: its architecture is the package's.
 const ARCH = { x64: 'amd64', arm64: 'arm64' }[process.arch];
 if (!ARCH) throw new Error(`package-deb: no Debian architecture for node's ${process.arch}`);
-// The sentinel Node.js looks for to know it carries a program (Node's SEA documentation).
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 // What the embedded Node.js links against, from `objdump -T` of the Node.js 20 binary (newest versions it needs:
 // GLIBC_2.28, GLIBCXX_3.4.21, GCC_3.0): every Debian release since 10 has them.
 const DEPENDS = 'libc6 (>= 2.28), libgcc-s1 (>= 3.0), libstdc++6 (>= 5.2)';
@@ -46,33 +44,6 @@ rmSync(work, { recursive: true, force: true });
 mkdirSync(root, { recursive: true });
 const log = (msg) => process.stderr.write(`package-deb: ${msg}\n`);
 const run = (cmd, args, o = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...o });
-
-async function buildExecutable(out) {
-  const script = join(work, 'pxe-filter.cjs');
-  await build({
-    entryPoints: ['cli/sea-entry.ts'],
-    outfile: script,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    plugins: [zodEnglishOnly, commanderLazyChildProcess],
-  });
-  const seaConfig = join(work, 'sea-config.json');
-  // useCodeCache: V8's compiled code goes into the blob, so the 1.5 MB script is not compiled at every start.
-  writeFileSync(seaConfig, JSON.stringify({ main: script, output: join(work, 'sea.blob'), disableExperimentalSEAWarning: true, useCodeCache: true }));
-  run(process.execPath, ['--experimental-sea-config', seaConfig]);
-  copyFileSync(process.execPath, out);
-  chmodSync(out, 0o755);
-  run('strip', ['--strip-all', '--remove-section=.comment', out]);
-  // Its output (progress, LIEF warnings) is only shown when it fails.
-  run(join('node_modules', '.bin', 'postject'), [out, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const got = run(out, ['--version']).toString().trim();
-  if (got !== pkg.version) throw new Error(`package-deb: the built executable says ${got}, expected ${pkg.version}`);
-}
 
 /** `content` is a Buffer/string to write, or `{ from: path }` to copy. */
 function put(content, dest, mode) {
@@ -112,7 +83,9 @@ if (opts.executable) {
   await build({ entryPoints: ['cli/sea-entry.ts'], outfile: join(work, 'pxe-filter.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', plugins: [zodEnglishOnly, commanderLazyChildProcess] });
 } else {
   log(`building /usr/bin/pxe-filter (Node.js ${process.version} single executable, ${ARCH})`);
-  await buildExecutable(executable);
+  await buildExecutable(executable, work);
+  const got = run(executable, ['--version']).toString().trim();
+  if (got !== pkg.version) throw new Error(`package-deb: the built executable says ${got}, expected ${pkg.version}`);
 }
 
 put({ from: executable }, 'usr/bin/pxe-filter', 0o755);

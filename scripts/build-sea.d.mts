@@ -1,0 +1,1 @@
+export declare function buildExecutable(out: string, work: string): Promise<void>;
