@@ -85,7 +85,7 @@ function tempPath(prefix: string, name: string): string {
 }
 
 /** A rewrite: the shared atomic write (store/files.ts), through a temp name the diff and the purge recognise. */
-function replaceFileSync(prefix: string, name: string, content: string): void {
+function replaceFileSync(prefix: string, name: string, content: string | Uint8Array): void {
   checkName(name);
   writeFileAtomicSync(prefix + name, content, { tempPath: tempPath(prefix, name) });
 }
@@ -135,9 +135,9 @@ class BulkWriter {
   ) {
     this.prefix = pathPrefix(dir);
   }
-  write(name: string, content: string): void {
+  write(name: string, content: string | Uint8Array): void {
     checkName(name);
-    if (this.existing < 16 && typeof this.known?.get(name) !== 'string' && content.length < MAX_IN_PLACE_BYTES && !content.includes('\n', content.indexOf('\n') + 1)) {
+    if (typeof content === 'string' && this.existing < 16 && typeof this.known?.get(name) !== 'string' && content.length < MAX_IN_PLACE_BYTES && !content.includes('\n', content.indexOf('\n') + 1)) {
       if (createSmallFileSync(this.prefix + name, content)) return;
       this.existing++;
     }
@@ -202,7 +202,7 @@ export async function applyPlanToDirectory(dir: string, plan: Plan, onProgress?:
   const writer = new BulkWriter(dir, known);
   for (const group of groups) {
     await paced(group, (w) => {
-      writer.write(w.name, w.content);
+      writer.write(w.name, w.bytes ?? w.content);
       tick();
     });
   }

@@ -85,6 +85,8 @@ export interface FileWrite {
   name: string;
   content: string;
   reason: WriteReason;
+  /** The content's bytes, when the planner made them (a sharded first fill): the writer writes these. */
+  readonly bytes?: Uint8Array;
 }
 export type DeleteReason = 'adopted' | 'stale-temp' | 'compacted';
 export interface FileDelete {

@@ -12,8 +12,8 @@ import { policyListBytes } from './manifest-bytes.ts';
 import type { Policy } from './policy.ts';
 
 export interface ShardFill {
-  /** Each shard's file content, by shard index. */
-  contents: string[];
+  /** Each shard's file content (ASCII), by shard index: written as they are, no string made of them. */
+  bytes: Buffer[];
   /** 1 where the shard holds a deny record (its write revokes: it goes first). */
   denies: Uint8Array;
   allow: number;
@@ -91,6 +91,5 @@ export function shardFill(policy: Policy, shards: number): ShardFill | undefined
       j++;
     }
   }
-  const contents = Array.from({ length: shards }, (_, s) => out.toString('latin1', from[s]!, from[s]! + size[s]!));
-  return { contents, denies, allow: na, deny: nd };
+  return { bytes: Array.from({ length: shards }, (_, s) => out.subarray(from[s]!, from[s]! + size[s]!)), denies, allow: na, deny: nd };
 }

@@ -19,6 +19,7 @@ import {
   revokes,
   wildcardText,
 } from './hostsdir.ts';
+import { Buffer } from 'node:buffer';
 import { isCanonicalLists } from './canonical-policy.ts';
 import { type ShardFill, shardFill } from './shard-fill.ts';
 import { type Mac, macFromFileName, sortMacs } from './mac.ts';
@@ -188,12 +189,26 @@ function firstFill(plan: Plan, policy: Policy, fill: ShardFill, wildcard: string
   plan.counts.deny = fill.deny;
   const revoking: FileWrite[] = [];
   const granting: FileWrite[] = [];
-  fill.contents.forEach((content, i) => (fill.denies[i] ? revoking : granting).push({ name: shardName(i), content, reason: 'shard' }));
+  fill.bytes.forEach((bytes, i) => (fill.denies[i] ? revoking : granting).push(bytesWrite(shardName(i), bytes)));
   if (wildcard !== wildcardText(policy.unknownHosts)) {
     (policy.unknownHosts === 'deny' ? revoking : granting).push({ name: UNKNOWN_HOSTS_FILE, content: wildcardText(policy.unknownHosts), reason: 'unknown-hosts' });
   }
   plan.writes = [...revoking, ...granting];
   return plan;
+}
+
+/** A shard write whose content is `bytes` (ASCII): the writer takes the bytes; the text is made only if read. */
+function bytesWrite(name: string, bytes: Uint8Array): FileWrite {
+  let text: string | undefined;
+  const write = {
+    name,
+    get content(): string {
+      return (text ??= Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+    },
+    reason: 'shard' as const,
+  };
+  // Not enumerable: the plan is the same value (toEqual, JSON) as one planned from strings.
+  return Object.defineProperty(write, 'bytes', { value: bytes, enumerable: false });
 }
 
 /**

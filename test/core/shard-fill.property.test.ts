@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { type DirectoryState, UNKNOWN_HOSTS_FILE, recordText, wildcardText } from '../../core/hostsdir.ts';
@@ -8,6 +11,7 @@ import type { Policy } from '../../core/policy.ts';
 import { shardFill } from '../../core/shard-fill.ts';
 import { diffSharded, mergedRecordsText, shardName, shardOf } from '../../core/sharded.ts';
 import { policyArbitrary, verdictArb } from '../support/arbitraries.ts';
+import { applyPlanToDirectory, readDirectory } from '../../agent/hostsdir-io.ts';
 
 // Any canonical MAC (every hex digit drawn), so the hash sees all the byte values a manifest can hold.
 const macArb = fc
@@ -40,11 +44,11 @@ describe('sharded first fill from the manifest bytes (core/shard-fill.ts)', () =
     fc.assert(
       fc.property(policyArbitrary(macArb), shardsArb, (policy, shards) => {
         const fill = shardFill(readBack(policy), shards)!;
-        expect(fill.contents).toHaveLength(shards);
+        expect(fill.bytes).toHaveLength(shards);
         for (let i = 0; i < shards; i++) {
           const allow = policy.allow.filter((mac) => shardOf(mac, shards) === i);
           const deny = policy.deny.filter((mac) => shardOf(mac, shards) === i);
-          expect(fill.contents[i]).toBe(mergedRecordsText(allow, deny));
+          expect(fill.bytes[i]!.toString('latin1')).toBe(mergedRecordsText(allow, deny));
           expect(fill.denies[i]).toBe(deny.length > 0 ? 1 : 0);
         }
         expect([fill.allow, fill.deny]).toEqual([policy.allow.length, policy.deny.length]);
@@ -82,6 +86,21 @@ describe('sharded first fill from the manifest bytes (core/shard-fill.ts)', () =
     // A per-MAC file to migrate: the same plan as from the strings.
     const legacy: DirectoryState = new Map([['52-54-00-00-00-02', recordText('52:54:00:00:00:02' as Mac, 'allow')]]);
     expect(diffSharded(read, legacy, { shards })).toEqual(diffSharded(plain(policy), legacy, { shards }));
+  });
+
+  it('the writer writes the bytes: the files hold what the plan says', async () => {
+    const policy: Policy = { unknownHosts: 'deny', removed: 'deny', allow: ['52:54:00:00:00:01' as Mac], deny: ['52:54:00:00:00:02' as Mac, '52:54:00:00:00:03' as Mac] };
+    const plan = diffSharded(readBack(policy), new Map(), { shards: 8 });
+    expect(plan.writes.filter((w) => w.bytes !== undefined)).toHaveLength(8);
+    const dir = mkdtempSync(join(tmpdir(), 'pxe-shard-fill-'));
+    try {
+      await applyPlanToDirectory(dir, plan);
+      const written = await readDirectory(dir);
+      expect(new Map(plan.writes.map((w) => [w.name, w.content]))).toEqual(written);
+      expect(written.get(shardName(shardOf('52:54:00:00:00:02' as Mac, 8)))).toContain('52:54:00:00:00:02,ignore\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is not taken for a policy that was not read from manifest bytes', () => {
