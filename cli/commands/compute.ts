@@ -10,6 +10,7 @@ import { guardPolicy, nextManifest, serializeManifest, sha256 } from '../../core
 import { isSiteName, siteSettingsFast } from '../../core/settings-fast.ts';
 import { parseWith } from '../../core/zod-errors.ts';
 import { policyFromExport } from '../../control/policy-from-export.ts';
+import { INSPECTING_STATES } from '../../core/policy.ts';
 import { readDocuments } from '../io.ts';
 import { writeFileAtomically } from '../../store/files.ts';
 import { readFile, rm } from 'node:fs/promises';
@@ -106,12 +107,15 @@ async function readInput(o: ComputeOptions, site: string, now: Date): Promise<{ 
   const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(o.ports), readDocuments(o.nodes), readDocuments(o.introspection)]);
   const parsed: ParsedExport = {
     ports: allFast(portDocs ?? [], portsFast) ?? (await schemas()).parsePorts(portDocs ?? []),
-    ...(nodeDocs ? { nodes: allFast(nodeDocs, nodesFast) ?? (await schemas()).parseNodes(nodeDocs) } : {}),
+    // Only the nodes being inspected matter to the policy (the schema path, for what the fast one does not take, keeps all).
+    ...(nodeDocs ? { nodes: allFast(nodeDocs, (doc) => nodesFast(doc, isInspecting)) ?? (await schemas()).parseNodes(nodeDocs) } : {}),
     ...(introDocs ? { introspections: (await schemas()).parseIntrospections(introDocs) } : {}),
   };
   const inputs = [...(portDocs ?? []), ...(nodeDocs ?? []), ...(introDocs ?? [])].map((d) => ({ key: d.label, sha256: d.sha256 }));
   return { parsed, inputs };
 }
+
+const isInspecting = (provisionState: string) => INSPECTING_STATES.has(provisionState);
 
 /** The Ironic document schemas: for what the fast paths (core/ironic-fast.ts) do not take, and for their errors. */
 function schemas(): Promise<typeof import('../../core/ironic-exports.ts')> {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ExportDocument, parseNodes, parseNodesWithSchema, parsePorts, parsePortsWithSchema } from '../../core/ironic-exports.ts';
+import { nodesFast } from '../../core/ironic-fast.ts';
+import { INSPECTING_STATES } from '../../core/policy.ts';
 
 /** Either both paths give the same rows, or both throw the same message. */
 function agree<T>(fast: () => T, schema: () => T) {
@@ -56,6 +58,24 @@ describe('export parsing fast path agrees with the zod schemas', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('property: nodesFast with a filter on the provision state gives the same nodes filtered, and refuses the same documents', () => {
+    const keep = (state: string) => INSPECTING_STATES.has(state);
+    const states = fc.constantFrom('inspect wait', 'inspecting', 'active', 'manageable');
+    const goodRow = fc.record({ uuid: fc.constantFrom('n1', 'n2', 'n3'), provision_state: states, inspect_interface: fc.constantFrom('agent', null) });
+    fc.assert(
+      fc.property(fc.array(fc.oneof({ weight: 8, arbitrary: goodRow }, { weight: 1, arbitrary: row(['uuid', 'name', 'provision_state', 'inspect_interface']) }), { maxLength: 8 }), (rows) => {
+        for (const doc of [{ label: 'api', body: { nodes: rows } }, { label: 'cli', body: rows.map((r) => (typeof r === 'object' && r !== null ? Object.fromEntries(Object.entries(r).map(([k, v]) => [{ uuid: 'UUID', name: 'Name', provision_state: 'Provisioning State', inspect_interface: 'Inspect Interface' }[k] ?? k, v])) : r)) }]) {
+          const all = nodesFast(doc);
+          expect(nodesFast(doc, keep)).toEqual(all?.filter((n) => keep(n.provisionState)));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    // Not vacuous: some of them are kept, some left out.
+    const doc = { label: 'api', body: { nodes: [{ uuid: 'a', provision_state: 'inspect wait', inspect_interface: 'agent' }, { uuid: 'b', provision_state: 'active', inspect_interface: 'agent' }] } };
+    expect(nodesFast(doc, keep)).toEqual([{ uuid: 'a', provisionState: 'inspect wait', inspectInterface: 'agent' }]);
   });
 
   it('valid rows take the fast path and give canonical MACs', () => {
