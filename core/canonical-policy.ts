@@ -80,6 +80,9 @@ export function areDisjoint(a: readonly string[], b: readonly string[]): boolean
 
 /** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
 export function canonicalPolicy(policy: Policy): Policy {
+  // Frozen lists known canonical are shared, not copied: nothing can change them (and what is recorded about them,
+  // such as their MACs' values for the manifest's JSON, stays with them).
+  if (KNOWN_CANONICAL.has(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow, deny: policy.deny };
   if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
   const allow = sortMacs([...new Set(policy.allow)]);
   const allowSet = new Set(allow);

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
 import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
 import type { Mac } from './mac.ts';
+import { macListJson, recordedMacValues } from './mac-list-json.ts';
 import { MANIFEST_SCHEMA } from './manifest-bytes.ts';
 import type { ManifestSchema } from './manifest.ts';
 import type { Policy } from './policy.ts';
@@ -36,7 +37,11 @@ export interface ManifestInput {
 const POLICY_JSON = new WeakMap<Policy, string>();
 
 function canonicalPolicyJson(p: Policy): string {
-  return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
+  // The same text as JSON.stringify of the object; the lists from their MACs' values when computePolicy recorded them.
+  if (recordedMacValues(p.allow) === undefined && recordedMacValues(p.deny) === undefined) {
+    return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
+  }
+  return `{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":${macListJson(p.allow)},"deny":${macListJson(p.deny)}}`;
 }
 
 export function buildManifest(input: ManifestInput): Manifest {

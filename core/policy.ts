@@ -6,6 +6,7 @@ import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
 import type { Mac } from './mac.ts';
 import { freezeCanonical } from './manifest-build.ts';
+import { recordMacValues } from './mac-list-json.ts';
 import { inventoryOf } from './port-inventory.ts';
 
 export type Verdict = 'allow' | 'deny';
@@ -112,15 +113,23 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const allow: Mac[] = [];
   const deny: Mac[] = [];
   for (let r = 0; r < inventory.sorted.length; r++) (inspected[r] === 1 && inventory.unusableAt[r] === 0 ? allow : deny).push(inventory.sorted[r]!);
+  // The lists' values, split the same way, when the inventory has them: the manifest's JSON is written from them
+  // (core/mac-list-json.ts) instead of from 100k strings scattered over the heap.
+  const values = inventory.values ? splitValues(inventory.values, inspected, inventory.unusableAt, allow.length) : undefined;
   const unusable = inventory.unusable;
   const portsWithoutNode = inventory.portsWithoutNode;
   const unique = inventory.sorted.length;
   const unknownHosts = unknownHostsDecision(inspecting.size, input);
   const verdict = unknownHosts.verdict;
+  // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
+  // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
+  const policy = freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow, deny });
+  if (values) {
+    recordMacValues(policy.allow, values.allow);
+    recordMacValues(policy.deny, values.deny);
+  }
   const result = {
-    // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
-    // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
-    policy: freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow, deny }),
+    policy,
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - unique,
@@ -138,6 +147,17 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
     explained.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
   }
   return { ...result, explanation: { macs: explained, inspectingNodes: inspecting, unknownHosts } };
+}
+
+/** The values of the sorted inventory, split as computePolicy splits its MACs into allow and deny. */
+function splitValues(values: Float64Array, inspected: Uint8Array, unusableAt: Uint8Array, allowed: number): { allow: Float64Array; deny: Float64Array } {
+  const allow = new Float64Array(allowed);
+  const deny = new Float64Array(values.length - allowed);
+  for (let r = 0, a = 0, d = 0; r < values.length; r++) {
+    if (inspected[r] === 1 && unusableAt[r] === 0) allow[a++] = values[r]!;
+    else deny[d++] = values[r]!;
+  }
+  return { allow, deny };
 }
 
 /** What one port says about its MAC: the one rule computePolicy and explainMacs share. */

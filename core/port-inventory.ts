@@ -18,6 +18,8 @@ export interface Inventory {
   unusableAt: Uint8Array;
   /** For each port (by index in the list), the index of its MAC in `sorted`. */
   rankOfPort: Uint32Array;
+  /** The 48-bit value of each of `sorted` (`aa:bb:…` is 0xaabb…), when they were sorted on them (canonical MACs). */
+  values?: Float64Array;
   portsWithoutNode: number;
 }
 
@@ -53,6 +55,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
   const unusable: Mac[] = [];
   const unusableAt = new Uint8Array(n);
   const rankOfPort = new Uint32Array(n);
+  const sortedValues = new Float64Array(n);
   let rank = -1;
   for (let k = 0; k < n; k++) {
     const i = order[k]!;
@@ -60,6 +63,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
     if (previous < 0 || hi[i] !== hi[previous] || lo[i] !== lo[previous]) {
       rank = sorted.length;
       sorted.push(macs[i]!);
+      sortedValues[rank] = hi[i]! * 0x1000000 + lo[i]!;
       if ((hi[i]! & 0x010000) !== 0 || (hi[i] === 0 && lo[i] === 0)) {
         unusable.push(macs[i]!);
         unusableAt[rank] = 1;
@@ -67,7 +71,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
     }
     rankOfPort[i] = rank;
   }
-  return { sorted, unusable, unusableAt: unusableAt.subarray(0, sorted.length), rankOfPort };
+  return { sorted, unusable, unusableAt: unusableAt.subarray(0, sorted.length), rankOfPort, values: sortedValues.subarray(0, sorted.length) };
 }
 
 /** Anything else (a caller's own Port objects): the same by string sort and comparison. */
