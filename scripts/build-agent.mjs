@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { zodEnglishOnly } from './esbuild-plugins.mjs';
+import { commanderLazyChildProcess, zodEnglishOnly } from './esbuild-plugins.mjs';
 
 const outfile = process.argv[2] ?? 'dist/pxe-filter-agent.mjs';
 // ES modules only: a .js file next to no package.json of type "module" would be loaded as CommonJS.
@@ -26,7 +26,7 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, commanderLazyChildProcess],
   // CommonJS dependencies (pino, commander) call require(); give each ES module one.
   banner: { js: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);" },
 });
