@@ -7,6 +7,12 @@ import { type Hash, createHash } from 'node:crypto';
 import { type Mac, sortMacs } from './mac.ts';
 import type { Policy } from './policy.ts';
 
+/**
+ * The manifest format's name. Here, with the canonical policy that the manifest's writer (core/manifest-build.ts)
+ * and its byte reader (core/manifest-bytes.ts) share, so that `compute`, which only writes, does not load the reader.
+ */
+export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }

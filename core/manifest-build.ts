@@ -6,15 +6,14 @@
  */
 import type { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
-import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
+import { MANIFEST_SCHEMA, areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
 import type { Mac } from './mac.ts';
 import { macListJson, recordedMacValues } from './mac-list-json.ts';
-import { MANIFEST_SCHEMA } from './manifest-bytes.ts';
 import type { ManifestSchema } from './manifest.ts';
 import type { Policy } from './policy.ts';
 import type { GuardSettings } from './settings.ts';
 
-export { MANIFEST_SCHEMA } from './manifest-bytes.ts';
+export { MANIFEST_SCHEMA };
 
 /** A manifest as ManifestSchema (core/manifest.ts) reads it, with the policy's lists typed as MACs. */
 export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };

@@ -14,6 +14,7 @@ import { policyFromExport } from '../../control/policy-from-export.ts';
 import { INSPECTING_STATES } from '../../core/policy.ts';
 import { readDocuments } from '../io.ts';
 import { writeFileAtomically } from '../../store/files.ts';
+import { unlinkSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 
 export interface ComputeOptions {
@@ -87,7 +88,7 @@ export async function computeCommand(o: ComputeOptions, now = new Date()): Promi
   await writeFileAtomically(o.out, bytes);
   // A signature left from an earlier run would not match the new bytes: replaced, or removed when unsigned.
   if (signature) await writeFileAtomically(sigPath, new TextEncoder().encode(`${JSON.stringify(signature)}\n`));
-  else await rm(sigPath, { force: true });
+  else await removeFile(sigPath);
   return { status: 'written', ...summary, ...(signature ? { signature: sigPath } : {}) };
 }
 
@@ -150,6 +151,18 @@ const isInspecting = (provisionState: string) => INSPECTING_STATES.has(provision
 /** The Ironic document schemas: for what the fast paths (core/ironic-fast.ts) do not take, and for their errors. */
 function schemas(): Promise<typeof import('../../core/ironic-exports.ts')> {
   return import('../../core/ironic-exports.ts');
+}
+
+/**
+ * rm(path, { force: true }) of a file: one unlink, where rm loads a module of its own on first use; anything but an
+ * absent file goes through rm itself, so an error is rm's.
+ */
+async function removeFile(path: string): Promise<void> {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') await rm(path, { force: true });
+  }
 }
 
 /** The manifest given as --previous, read and validated (by the manifest schema, loaded here). */

@@ -85,6 +85,19 @@ describe('compute: bad input → exit 2, one line, nothing written', () => {
     await refused(['--site', 'dc1', '--ports', site.ports, '--nodes', badNodes], 2, [`${badNodes}.nodes[0]`]);
   });
 
+  it('an unsigned compute removes a signature left beside --out; a directory there is refused as rm refuses it (exit 1)', async () => {
+    const out = p('unsigned.json');
+    writeFileSync(`${out}.sig`, '{"left":"from an earlier signed run"}');
+    expect((await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', out])).code).toBe(0);
+    expect(existsSync(`${out}.sig`)).toBe(false);
+    expect((await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', out])).code).toBe(0); // none to remove
+    const dirOut = p('sig-is-dir.json');
+    mkdirSync(`${dirOut}.sig`);
+    const r = await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', dirOut]);
+    expect(r.code).toBe(1);
+    expect(stderrLines(r)).toEqual([`pxe-filter: Path is a directory: rm returned EISDIR (is a directory) ${dirOut}.sig`]);
+  });
+
   it('wrong schema: a node list given as --ports', async () => {
     const bad = p('nodes-as-ports.json');
     writeFileSync(bad, JSON.stringify({ nodes: [] }));
