@@ -6,7 +6,6 @@
  * A list without recorded values is JSON.stringify'd. Either way the text is JSON.stringify(list)
  * (test/core/mac-list-json.test.ts).
  */
-import { Buffer } from 'node:buffer';
 import type { Mac } from './mac.ts';
 
 /** Frozen lists of canonical MACs and their values (`aa:bb:…` is 0xaabb…), in list order. */
@@ -55,14 +54,16 @@ function entryTables(): NonNullable<typeof tables> {
   return t;
 }
 
-/** JSON.stringify(list): from the recorded values when there are some. */
-export function macListJson(list: readonly Mac[]): string {
+const encoder = new TextEncoder();
+
+/** The UTF-8 bytes of JSON.stringify(list): from the recorded values when there are some. */
+export function macListJsonBytes(list: readonly Mac[]): Uint8Array {
   const values = LIST_VALUES.get(list);
-  if (values === undefined || !LITTLE_ENDIAN) return JSON.stringify(list);
-  if (values.length === 0) return '[]';
+  if (values === undefined || !LITTLE_ENDIAN || values.length === 0) return encoder.encode(JSON.stringify(list));
   const t = (tables ??= entryTables());
-  const words = new Uint32Array(values.length * ENTRY_WORDS);
-  for (let k = 0, w = 0; k < values.length; k++, w += ENTRY_WORDS) {
+  // The entries from the second word on, so that the '[' fits in the first word's last byte.
+  const words = new Uint32Array((values.length + 1) * ENTRY_WORDS);
+  for (let k = 0, w = ENTRY_WORDS; k < values.length; k++, w += ENTRY_WORDS) {
     const value = values[k]!;
     const hi = (value / HALF) >>> 0;
     const lo = value - hi * HALF;
@@ -72,6 +73,8 @@ export function macListJson(list: readonly Mac[]): string {
     words[w + 3] = t.e[(lo >>> 8) & 0xff]!;
     words[w + 4] = t.f[lo & 0xff]!;
   }
-  // All the entries but the last one's comma, in brackets.
-  return `[${Buffer.from(words.buffer, 0, words.byteLength - 1).toString('latin1')}]`;
+  const bytes = new Uint8Array(words.buffer, ENTRY_WORDS * 4 - 1, values.length * ENTRY_WORDS * 4 + 1);
+  bytes[0] = 0x5b; // [
+  bytes[bytes.length - 1] = 0x5d; // ] over the last entry's comma
+  return bytes;
 }
