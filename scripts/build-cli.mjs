@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CLI_BUNDLE = 'dist/cli/pxe-filter.mjs';
-const SOURCES = ['cli', 'core', 'agent', 'control', 'exporter', 'store', 'functions', 'package.json', 'package-lock.json', 'scripts/build-agent.mjs'];
+const SOURCES = ['cli', 'core', 'agent', 'control', 'exporter', 'store', 'functions', 'package.json', 'package-lock.json', 'scripts/build-agent.mjs', 'scripts/esbuild-plugins.mjs'];
 
 function newestMtime(path) {
   const st = statSync(path);
