@@ -7,7 +7,7 @@
  */
 import type { Port } from './ironic-exports.ts';
 import { type Mac, isUnusableMac } from './mac.ts';
-import { macOrder } from './mac-sort.ts';
+import { type MacKeys, macOrder } from './mac-sort.ts';
 
 export interface Inventory {
   /** Every MAC once, sorted. */
@@ -25,6 +25,15 @@ export interface Inventory {
 
 const inventories = new WeakMap<readonly Port[], Inventory>();
 
+/** The MACs' values of port lists whose maker read them while checking the MACs (core/ironic-fast.ts). */
+const portMacKeys = new WeakMap<readonly Port[], MacKeys>();
+
+/** Record the values of the ports' MACs, by port index: the inventory then does not read 100k strings again. */
+export function recordPortMacKeys(ports: readonly Port[], keys: MacKeys): void {
+  if (keys.hi.length !== ports.length || keys.lo.length !== ports.length) throw new Error('recordPortMacKeys: one key per port');
+  portMacKeys.set(ports, keys);
+}
+
 export function inventoryOf(ports: readonly Port[]): Inventory {
   const known = inventories.get(ports);
   if (known) return known;
@@ -34,7 +43,7 @@ export function inventoryOf(ports: readonly Port[]): Inventory {
     macs[i] = ports[i]!.mac;
     if (ports[i]!.nodeUuid === null) portsWithoutNode++;
   }
-  const inventory = { ...(rankByValue(macs) ?? rankByString(macs)), portsWithoutNode };
+  const inventory = { ...(rankByValue(macs, portMacKeys.get(ports)) ?? rankByString(macs)), portsWithoutNode };
   inventories.set(ports, inventory);
   return inventory;
 }
@@ -46,8 +55,8 @@ type Ranked = Omit<Inventory, 'portsWithoutNode'>;
  * and classified on those values — equal values are equal strings, and the I/G bit of the first octet (multicast,
  * broadcast included) or an all-zero value is isUnusableMac — so no MAC string is read again after the sort.
  */
-function rankByValue(macs: readonly Mac[]): Ranked | undefined {
-  const values = macOrder(macs);
+function rankByValue(macs: readonly Mac[], keys: MacKeys | undefined): Ranked | undefined {
+  const values = macOrder(macs, keys);
   if (!values) return undefined;
   const { hi, lo, order } = values;
   const n = macs.length;
