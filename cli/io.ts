@@ -2,7 +2,7 @@
 import type { ExportDocument } from '../core/ironic-exports.ts';
 import { readJsonFileWithDigest } from '../store/files.ts';
 
-export async function readDocuments(paths: readonly string[] | undefined): Promise<(ExportDocument & { sha256: string })[] | undefined> {
+export function readDocuments(paths: readonly string[] | undefined): (ExportDocument & { sha256: string })[] | undefined {
   if (!paths || paths.length === 0) return undefined;
   return paths.map((p) => ({ label: p, ...readJsonFileWithDigest(p) }));
 }

@@ -7,6 +7,12 @@ import { type Hash, createHash } from 'node:crypto';
 import { type Mac, sortMacs } from './mac.ts';
 import type { Policy } from './policy.ts';
 
+/**
+ * The manifest format's name. Here, with the canonical policy that the manifest's writer (core/manifest-build.ts)
+ * and its byte reader (core/manifest-bytes.ts) share, so that `compute`, which only writes, does not load the reader.
+ */
+export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -83,6 +89,9 @@ export function areDisjoint(a: readonly string[], b: readonly string[]): boolean
 
 /** Sorted, unique, a MAC in one list only (allow wins, as in the policy). */
 export function canonicalPolicy(policy: Policy): Policy {
+  // Frozen lists known canonical are shared, not copied: nothing can change them (and what is recorded about them,
+  // such as their MACs' values for the manifest's JSON, stays with them).
+  if (KNOWN_CANONICAL.has(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow, deny: policy.deny };
   if (isCanonicalLists(policy)) return { unknownHosts: policy.unknownHosts, removed: policy.removed, allow: policy.allow.slice(), deny: policy.deny.slice() };
   const allow = sortMacs([...new Set(policy.allow)]);
   const allowSet = new Set(allow);

@@ -8,7 +8,9 @@
  * (test/core/exports-fast-path.test.ts checks they agree).
  */
 import type { ExportDocument, Node, Port } from './ironic-exports.ts';
-import { tryParseMac } from './mac.ts';
+import { type Mac, tryParseMac } from './mac.ts';
+import { HEX_DIGIT } from './mac-sort.ts';
+import { recordPortMacKeys } from './port-inventory.ts';
 
 const okNullableId = (v: unknown) => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 255);
 const nextOk = (body: Record<string, unknown>) => body.next === undefined || typeof body.next === 'string';
@@ -24,14 +26,19 @@ export function portsFast(doc: ExportDocument): Port[] | undefined {
   return Array.isArray(rows) ? fastPorts(rows, cli ? 'Address' : 'address', cli ? 'Node UUID' : 'node_uuid') : undefined;
 }
 
-/** The nodes of one document (API page or CLI array), or undefined when the schema must decide. */
-export function nodesFast(doc: ExportDocument): Node[] | undefined {
+/**
+ * The nodes of one document (API page or CLI array), or undefined when the schema must decide. With `keep`, only
+ * the nodes whose provision state it accepts are returned, every row being checked all the same (so undefined for
+ * the same documents): `compute` reads only the nodes being inspected, and an object for every node, alive across
+ * the minor GCs that follow, would be copied by each of them.
+ */
+export function nodesFast(doc: ExportDocument, keep?: (provisionState: string) => boolean): Node[] | undefined {
   const cli = Array.isArray(doc.body);
   const rows = cli ? doc.body : isObjectWith(doc.body, 'nodes') && nextOk(doc.body) ? doc.body.nodes : undefined;
   const keys = cli
     ? { uuid: 'UUID', name: 'Name', state: 'Provisioning State', iface: 'Inspect Interface' }
     : { uuid: 'uuid', name: 'name', state: 'provision_state', iface: 'inspect_interface' };
-  return Array.isArray(rows) ? fastNodes(rows, keys) : undefined;
+  return Array.isArray(rows) ? fastNodes(rows, keys, keep) : undefined;
 }
 
 /** Every document's rows in order when the fast path takes all of them, else undefined (the schema path decides). */
@@ -49,20 +56,49 @@ export function allFast<T>(docs: readonly ExportDocument[], one: (doc: ExportDoc
 
 function fastPorts(rows: readonly unknown[], macKey: string, nodeKey: string): Port[] | undefined {
   const out = new Array<Port>(rows.length);
+  // Each MAC's value, read while checking it (the policy's inventory sorts on them: core/port-inventory.ts).
+  const hi = new Uint32Array(rows.length);
+  const lo = new Uint32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (typeof row !== 'object' || row === null || Array.isArray(row)) return undefined;
     const address = (row as Record<string, unknown>)[macKey];
     const node = (row as Record<string, unknown>)[nodeKey];
-    const mac = typeof address === 'string' ? tryParseMac(address) : undefined;
-    if (!mac || !okNullableId(node)) return undefined;
-    out[i] = { mac, nodeUuid: node as string | null };
+    if (typeof address !== 'string' || !okNullableId(node)) return undefined;
+    // Canonical as Ironic gives it (isCanonicalMac, read digit by digit): the string itself; else tryParseMac's.
+    let mac = address;
+    let h = -1;
+    let l = 0;
+    if (mac.length === 17) {
+      h = 0;
+      for (let at = 0; at < 17; at += 3) {
+        const a = HEX_DIGIT[mac.charCodeAt(at)] ?? -1;
+        const b = HEX_DIGIT[mac.charCodeAt(at + 1)] ?? -1;
+        if (a < 0 || b < 0 || (at < 15 && mac.charCodeAt(at + 2) !== 0x3a)) {
+          h = -1;
+          break;
+        }
+        if (at < 9) h = (h << 8) | (a << 4) | b;
+        else l = (l << 8) | (a << 4) | b;
+      }
+    }
+    if (h < 0) {
+      const parsed = tryParseMac(address);
+      if (!parsed) return undefined;
+      mac = parsed;
+      h = parseInt(mac.slice(0, 8).replaceAll(':', ''), 16);
+      l = parseInt(mac.slice(9).replaceAll(':', ''), 16);
+    }
+    hi[i] = h;
+    lo[i] = l;
+    out[i] = { mac: mac as Mac, nodeUuid: node as string | null };
   }
+  recordPortMacKeys(out, { hi, lo });
   return out;
 }
 
-function fastNodes(rows: readonly unknown[], keys: { uuid: string; name: string; state: string; iface: string }): Node[] | undefined {
-  const out = new Array<Node>(rows.length);
+function fastNodes(rows: readonly unknown[], keys: { uuid: string; name: string; state: string; iface: string }, keep: ((provisionState: string) => boolean) | undefined): Node[] | undefined {
+  const out: Node[] = keep ? [] : new Array<Node>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (typeof row !== 'object' || row === null || Array.isArray(row)) return undefined;
@@ -73,7 +109,8 @@ function fastNodes(rows: readonly unknown[], keys: { uuid: string; name: string;
     const name = r[keys.name];
     if (typeof uuid !== 'string' || uuid.length < 1 || uuid.length > 255 || typeof state !== 'string' || !okNullableId(iface)) return undefined;
     if (name !== undefined && name !== null && typeof name !== 'string') return undefined;
-    out[i] = { uuid, provisionState: state, inspectInterface: iface as string | null };
+    if (!keep) out[i] = { uuid, provisionState: state, inspectInterface: iface as string | null };
+    else if (keep(state)) out.push({ uuid, provisionState: state, inspectInterface: iface as string | null });
   }
   return out;
 }

@@ -3,13 +3,17 @@
  * UTF-8 (no silent U+FFFD), text must be JSON, and every refusal is an InputError naming the label (the user's file
  * or the store key) with where it went wrong — byte offset for encoding, line and column for syntax.
  */
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { InputError } from './errors.ts';
 
 const UTF8 = new TextDecoder('utf-8');
 
 /** Bytes → text, refusing anything that is not UTF-8 (with the offset of the first bad byte). */
 export function decodeUtf8Strict(bytes: Uint8Array, label: string): string {
+  // ASCII (Ironic's exports are) is UTF-8 and latin1 alike, and Node makes a long latin1 text an external string:
+  // the documents' text, dead once parsed, is then not part of the V8 heap that the parse's garbage collections
+  // are sized by and work through. Same text; anything else is checked and decoded as UTF-8.
+  if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   if (!isUtf8(bytes)) {
     const offset = firstInvalidUtf8Offset(bytes);
     const shown = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');

@@ -26,7 +26,7 @@ const COLON = 0x3a;
  * The 48-bit value of each MAC as two 24-bit halves, or undefined when one of them is not canonical
  * (`aa:bb:cc:dd:ee:ff`, lower case): the same test as isCanonicalMac, done while reading the digits.
  */
-function macKeys(list: readonly string[]): { hi: Uint32Array; lo: Uint32Array } | undefined {
+function macKeys(list: readonly string[]): MacKeys | undefined {
   const n = list.length;
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
@@ -50,28 +50,50 @@ function macKeys(list: readonly string[]): { hi: Uint32Array; lo: Uint32Array } 
   return { hi, lo };
 }
 
-/** One stable counting pass: `from` reordered by the 12-bit digit of `key` at `shift`, into `to`. */
+/** MACs' 48-bit values as two 24-bit halves, by index. */
+export interface MacKeys {
+  hi: Uint32Array;
+  lo: Uint32Array;
+}
+
+/** The HEX table above, for callers that read MACs' digits themselves (the ports' fast path). */
+export const HEX_DIGIT: Readonly<Int8Array> = HEX;
+
+/**
+ * One stable counting pass: `from` reordered by the 12-bit digit of `key` at `shift`, into `to`, given that digit's
+ * counts (turned into start positions here).
+ */
 function radixPass(from: Uint32Array, to: Uint32Array, key: Uint32Array, shift: number, counts: Uint32Array): void {
-  counts.fill(0);
-  const n = from.length;
-  for (let i = 0; i < n; i++) counts[(key[from[i]!]! >>> shift) & DIGIT_MASK]!++;
   let sum = 0;
   for (let d = 0; d < DIGITS; d++) {
     const c = counts[d]!;
     counts[d] = sum;
     sum += c;
   }
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < from.length; i++) {
     const index = from[i]!;
     to[counts[(key[index]! >>> shift) & DIGIT_MASK]!++] = index;
   }
 }
 
-/** Do all keys share the digit at `shift`? Then its pass would move nothing (e.g. one vendor prefix): skipped. */
-function sameDigit(key: Uint32Array, shift: number): boolean {
-  const first = (key[0]! >>> shift) & DIGIT_MASK;
-  for (let i = 1; i < key.length; i++) if (((key[i]! >>> shift) & DIGIT_MASK) !== first) return false;
-  return true;
+/**
+ * The counts of all four digits in one pass over the keys (the order does not change them): a pass whose digit all
+ * keys share (e.g. one vendor prefix) would move nothing and is skipped, and the others need no counting pass of
+ * their own.
+ */
+function digitCounts(keys: MacKeys): Uint32Array[] {
+  const counts = [new Uint32Array(DIGITS), new Uint32Array(DIGITS), new Uint32Array(DIGITS), new Uint32Array(DIGITS)] as const;
+  const [lo0, lo1, hi0, hi1] = counts;
+  const { hi, lo } = keys;
+  for (let i = 0; i < hi.length; i++) {
+    const l = lo[i]!;
+    const h = hi[i]!;
+    lo0[l & DIGIT_MASK]!++;
+    lo1[l >>> DIGIT_BITS]!++;
+    hi0[h & DIGIT_MASK]!++;
+    hi1[h >>> DIGIT_BITS]!++;
+  }
+  return [...counts];
 }
 
 /** Canonical MACs' 48-bit values (two 24-bit halves, by index) and the indices in ascending order of value. */
@@ -87,19 +109,22 @@ export interface MacOrder {
  * two typed arrays, instead of reading 100k strings scattered over the heap again). Undefined when one of them is
  * not a canonical MAC.
  */
-export function macOrder(list: readonly string[]): MacOrder | undefined {
-  const keys = macKeys(list);
+export function macOrder(list: readonly string[], known?: MacKeys): MacOrder | undefined {
+  // Keys a caller read while checking the MACs (the ports' fast path) are theirs to get right (test/core/exports-fast-path.test.ts).
+  const keys = known ?? macKeys(list);
   if (!keys) return undefined;
   const n = list.length;
   let order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   if (n < 2) return { ...keys, order };
   let spare = new Uint32Array(n);
-  const counts = new Uint32Array(DIGITS);
+  const counts = digitCounts(keys);
   // Least significant digit first: lo's two digits, then hi's.
-  for (const [key, shift] of [[keys.lo, 0], [keys.lo, DIGIT_BITS], [keys.hi, 0], [keys.hi, DIGIT_BITS]] as const) {
-    if (sameDigit(key, shift)) continue;
-    radixPass(order, spare, key, shift, counts);
+  const passes = [[keys.lo, 0], [keys.lo, DIGIT_BITS], [keys.hi, 0], [keys.hi, DIGIT_BITS]] as const;
+  for (let p = 0; p < passes.length; p++) {
+    const [key, shift] = passes[p]!;
+    if (counts[p]![(key[0]! >>> shift) & DIGIT_MASK] === n) continue; // all keys share this digit
+    radixPass(order, spare, key, shift, counts[p]!);
     [order, spare] = [spare, order];
   }
   return { ...keys, order };

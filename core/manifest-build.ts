@@ -6,14 +6,14 @@
  */
 import type { z } from 'zod';
 import { GuardError, InputError } from './errors.ts';
-import { areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
+import { MANIFEST_SCHEMA, areDisjoint, canonicalDigest, canonicalPolicy, freezeCanonical, isCanonicalLists, policyDigest, sha256 } from './canonical-policy.ts';
 import type { Mac } from './mac.ts';
-import { MANIFEST_SCHEMA } from './manifest-bytes.ts';
+import { macListJsonBytes, recordedMacValues } from './mac-list-json.ts';
 import type { ManifestSchema } from './manifest.ts';
 import type { Policy } from './policy.ts';
 import type { GuardSettings } from './settings.ts';
 
-export { MANIFEST_SCHEMA } from './manifest-bytes.ts';
+export { MANIFEST_SCHEMA };
 
 /** A manifest as ManifestSchema (core/manifest.ts) reads it, with the policy's lists typed as MACs. */
 export type Manifest = Omit<z.output<typeof ManifestSchema>, 'policy'> & { policy: Policy };
@@ -30,13 +30,38 @@ export interface ManifestInput {
 }
 
 /**
- * The canonical policy JSON of the manifests built here, kept for serializeManifest: a publish then writes the
- * policy's JSON once for its digest and its bytes (100k MACs: one 2.6 MB JSON.stringify instead of two).
+ * The canonical policy JSON of the manifests built here, as UTF-8, kept for serializeManifest: a publish then writes
+ * the policy's JSON once for its digest and its bytes (100k MACs: 2.6 MB).
  */
-const POLICY_JSON = new WeakMap<Policy, string>();
+const POLICY_JSON = new WeakMap<Policy, Uint8Array>();
+const encoder = new TextEncoder();
 
-function canonicalPolicyJson(p: Policy): string {
-  return JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny });
+/**
+ * The UTF-8 bytes of JSON.stringify({ unknownHosts, removed, allow, deny }); the lists from their MACs' values when
+ * computePolicy recorded them (core/mac-list-json.ts). Bytes, not text: hashing and writing text would encode it
+ * to UTF-8 twice more.
+ */
+function canonicalPolicyJson(p: Policy): Uint8Array {
+  if (recordedMacValues(p.allow) === undefined && recordedMacValues(p.deny) === undefined) {
+    return encoder.encode(JSON.stringify({ unknownHosts: p.unknownHosts, removed: p.removed, allow: p.allow, deny: p.deny }));
+  }
+  return concatBytes([
+    encoder.encode(`{"unknownHosts":${JSON.stringify(p.unknownHosts)},"removed":${JSON.stringify(p.removed)},"allow":`),
+    macListJsonBytes(p.allow),
+    encoder.encode(',"deny":'),
+    macListJsonBytes(p.deny),
+    encoder.encode('}'),
+  ]);
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 export function buildManifest(input: ManifestInput): Manifest {
@@ -64,7 +89,7 @@ export function serializeManifest(m: Manifest): Uint8Array {
     source: { inputs: m.source.inputs.map((i) => ({ key: i.key, sha256: i.sha256 })) },
   });
   const policy = POLICY_JSON.get(m.policy) ?? canonicalPolicyJson(m.policy);
-  return new TextEncoder().encode(`${head.slice(0, -1)},"policy":${policy},"policyDigest":${JSON.stringify(m.policyDigest)}}\n`);
+  return concatBytes([encoder.encode(`${head.slice(0, -1)},"policy":`), policy, encoder.encode(`,"policyDigest":${JSON.stringify(m.policyDigest)}}\n`)]);
 }
 
 export type NextManifest = { status: 'unchanged'; manifest: Manifest } | { status: 'changed'; manifest: Manifest };

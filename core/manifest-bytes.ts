@@ -24,14 +24,14 @@
  * (test/core/manifest-bytes-incremental.property.test.ts).
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import { freezeCanonical, recordChanges, sha256 } from './canonical-policy.ts';
+import { MANIFEST_SCHEMA, freezeCanonical, recordChanges, sha256 } from './canonical-policy.ts';
 import { indexOfValue } from './sorted-values.ts';
 import type { Mac } from './mac.ts';
 import type { Manifest } from './manifest.ts';
 import type { Policy, Verdict } from './policy.ts';
 import { SITE_NAME_PATTERN } from './site-name.ts';
 
-export const MANIFEST_SCHEMA = 'pxe-filter/manifest@1';
+export { MANIFEST_SCHEMA };
 /** A manifest of 1M MACs is ~25 MB; anything past this is junk, refused before parsing. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

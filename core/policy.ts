@@ -6,6 +6,7 @@ import { ConfigError } from './errors.ts';
 import type { Introspection, Node, Port } from './ironic-exports.ts';
 import type { Mac } from './mac.ts';
 import { freezeCanonical } from './manifest-build.ts';
+import { recordMacValues } from './mac-list-json.ts';
 import { inventoryOf } from './port-inventory.ts';
 
 export type Verdict = 'allow' | 'deny';
@@ -96,11 +97,14 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const inspected = new Uint8Array(inventory.sorted.length);
   // Only when asked: the compute path does not pay for a record per port.
   const portRules = options?.explain ? new Map<Mac, { nodeUuid: string | null; rule: PortRule }[]>() : undefined;
+  const tails = tailFilter(inspecting);
   for (let i = 0; i < input.ports.length; i++) {
     const port = input.ports[i]!;
-    const rule = portRule(port, inspecting);
-    if (rule === 'node-inspecting') inspected[inventory.rankOfPort[i]!] = 1;
+    // portRule's 'node-inspecting', with a filter first that rules out most nodes without hashing their UUIDs.
+    const node = port.nodeUuid;
+    if (node !== null && tails[tailKey(node)] === 1 && inspecting.has(node)) inspected[inventory.rankOfPort[i]!] = 1;
     if (portRules) {
+      const rule = portRule(port, inspecting);
       const list = portRules.get(port.mac);
       if (list) list.push({ nodeUuid: port.nodeUuid, rule });
       else portRules.set(port.mac, [{ nodeUuid: port.nodeUuid, rule }]);
@@ -112,15 +116,23 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
   const allow: Mac[] = [];
   const deny: Mac[] = [];
   for (let r = 0; r < inventory.sorted.length; r++) (inspected[r] === 1 && inventory.unusableAt[r] === 0 ? allow : deny).push(inventory.sorted[r]!);
+  // The lists' values, split the same way, when the inventory has them: the manifest's JSON is written from them
+  // (core/mac-list-json.ts) instead of from 100k strings scattered over the heap.
+  const values = inventory.values ? splitValues(inventory.values, inspected, inventory.unusableAt, allow.length) : undefined;
   const unusable = inventory.unusable;
   const portsWithoutNode = inventory.portsWithoutNode;
   const unique = inventory.sorted.length;
   const unknownHosts = unknownHostsDecision(inspecting.size, input);
   const verdict = unknownHosts.verdict;
+  // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
+  // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
+  const policy = freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow, deny });
+  if (values) {
+    recordMacValues(policy.allow, values.allow);
+    recordMacValues(policy.deny, values.deny);
+  }
   const result = {
-    // Canonical by construction (both lists sorted and unique, deny the sorted rest of allow): frozen and known as
-    // such, so building its manifest does not walk 100k MACs again to check (core/manifest-build.ts).
-    policy: freezeCanonical<Policy>({ unknownHosts: verdict, removed: verdict, allow, deny }),
+    policy,
     stats: {
       ports: input.ports.length,
       duplicatePorts: input.ports.length - unique,
@@ -138,6 +150,36 @@ export function computePolicy(input: PolicyInput, options?: { explain?: boolean 
     explained.set(mac, { verdict: allowed ? 'allow' : 'deny', rule: allowed ? 'port-of-inspecting-node' : 'other-port', ports });
   }
   return { ...result, explanation: { macs: explained, inspectingNodes: inspecting, unknownHosts } };
+}
+
+/** The values of the sorted inventory, split as computePolicy splits its MACs into allow and deny. */
+function splitValues(values: Float64Array, inspected: Uint8Array, unusableAt: Uint8Array, allowed: number): { allow: Float64Array; deny: Float64Array } {
+  const allow = new Float64Array(allowed);
+  const deny = new Float64Array(values.length - allowed);
+  for (let r = 0, a = 0, d = 0; r < values.length; r++) {
+    if (inspected[r] === 1 && unusableAt[r] === 0) allow[a++] = values[r]!;
+    else deny[d++] = values[r]!;
+  }
+  return { allow, deny };
+}
+
+/**
+ * A string's last four code units folded to 16 bits (its length when shorter). A node whose key is not among the
+ * inspecting nodes' keys is not one of them: four characters read instead of Set#has hashing the whole UUID, which
+ * it does on first sight of each of a parsed export's 100k node UUIDs (V8 has not hashed them yet), when most ports'
+ * nodes are not being inspected.
+ */
+function tailKey(s: string): number {
+  const n = s.length;
+  if (n < 4) return n;
+  return (((s.charCodeAt(n - 1) * 31 + s.charCodeAt(n - 2)) * 31 + s.charCodeAt(n - 3)) * 31 + s.charCodeAt(n - 4)) & 0xffff;
+}
+
+/** 1 at the tailKey of every member of the set. */
+function tailFilter(set: ReadonlySet<string>): Uint8Array {
+  const keys = new Uint8Array(0x10000);
+  for (const s of set) keys[tailKey(s)] = 1;
+  return keys;
 }
 
 /** What one port says about its MAC: the one rule computePolicy and explainMacs share. */

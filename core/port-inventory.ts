@@ -7,7 +7,7 @@
  */
 import type { Port } from './ironic-exports.ts';
 import { type Mac, isUnusableMac } from './mac.ts';
-import { macOrder } from './mac-sort.ts';
+import { type MacKeys, macOrder } from './mac-sort.ts';
 
 export interface Inventory {
   /** Every MAC once, sorted. */
@@ -18,10 +18,21 @@ export interface Inventory {
   unusableAt: Uint8Array;
   /** For each port (by index in the list), the index of its MAC in `sorted`. */
   rankOfPort: Uint32Array;
+  /** The 48-bit value of each of `sorted` (`aa:bb:…` is 0xaabb…), when they were sorted on them (canonical MACs). */
+  values?: Float64Array;
   portsWithoutNode: number;
 }
 
 const inventories = new WeakMap<readonly Port[], Inventory>();
+
+/** The MACs' values of port lists whose maker read them while checking the MACs (core/ironic-fast.ts). */
+const portMacKeys = new WeakMap<readonly Port[], MacKeys>();
+
+/** Record the values of the ports' MACs, by port index: the inventory then does not read 100k strings again. */
+export function recordPortMacKeys(ports: readonly Port[], keys: MacKeys): void {
+  if (keys.hi.length !== ports.length || keys.lo.length !== ports.length) throw new Error('recordPortMacKeys: one key per port');
+  portMacKeys.set(ports, keys);
+}
 
 export function inventoryOf(ports: readonly Port[]): Inventory {
   const known = inventories.get(ports);
@@ -32,7 +43,7 @@ export function inventoryOf(ports: readonly Port[]): Inventory {
     macs[i] = ports[i]!.mac;
     if (ports[i]!.nodeUuid === null) portsWithoutNode++;
   }
-  const inventory = { ...(rankByValue(macs) ?? rankByString(macs)), portsWithoutNode };
+  const inventory = { ...(rankByValue(macs, portMacKeys.get(ports)) ?? rankByString(macs)), portsWithoutNode };
   inventories.set(ports, inventory);
   return inventory;
 }
@@ -44,8 +55,8 @@ type Ranked = Omit<Inventory, 'portsWithoutNode'>;
  * and classified on those values — equal values are equal strings, and the I/G bit of the first octet (multicast,
  * broadcast included) or an all-zero value is isUnusableMac — so no MAC string is read again after the sort.
  */
-function rankByValue(macs: readonly Mac[]): Ranked | undefined {
-  const values = macOrder(macs);
+function rankByValue(macs: readonly Mac[], keys: MacKeys | undefined): Ranked | undefined {
+  const values = macOrder(macs, keys);
   if (!values) return undefined;
   const { hi, lo, order } = values;
   const n = macs.length;
@@ -53,6 +64,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
   const unusable: Mac[] = [];
   const unusableAt = new Uint8Array(n);
   const rankOfPort = new Uint32Array(n);
+  const sortedValues = new Float64Array(n);
   let rank = -1;
   for (let k = 0; k < n; k++) {
     const i = order[k]!;
@@ -60,6 +72,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
     if (previous < 0 || hi[i] !== hi[previous] || lo[i] !== lo[previous]) {
       rank = sorted.length;
       sorted.push(macs[i]!);
+      sortedValues[rank] = hi[i]! * 0x1000000 + lo[i]!;
       if ((hi[i]! & 0x010000) !== 0 || (hi[i] === 0 && lo[i] === 0)) {
         unusable.push(macs[i]!);
         unusableAt[rank] = 1;
@@ -67,7 +80,7 @@ function rankByValue(macs: readonly Mac[]): Ranked | undefined {
     }
     rankOfPort[i] = rank;
   }
-  return { sorted, unusable, unusableAt: unusableAt.subarray(0, sorted.length), rankOfPort };
+  return { sorted, unusable, unusableAt: unusableAt.subarray(0, sorted.length), rankOfPort, values: sortedValues.subarray(0, sorted.length) };
 }
 
 /** Anything else (a caller's own Port objects): the same by string sort and comparison. */

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { commanderLazyChildProcess, zodEnglishOnly } from './esbuild-plugins.mjs';
+import { commanderLazyChildProcess, ownChunk, zodEnglishOnly } from './esbuild-plugins.mjs';
 
 const outfile = process.argv[2] ?? 'dist/pxe-filter-agent.mjs';
 // ES modules only: a .js file next to no package.json of type "module" would be loaded as CommonJS.
@@ -26,7 +26,8 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  plugins: [zodEnglishOnly, commanderLazyChildProcess],
+  // `compute` runs on 100k-port exports where every ms of start-up shows: its code is one chunk.
+  plugins: [zodEnglishOnly, commanderLazyChildProcess, ownChunk(resolve('cli/commands/compute.ts'), [resolve('core/errors.ts')])],
   // CommonJS dependencies (pino, commander) call require(); give each ES module one.
   banner: { js: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);" },
 });

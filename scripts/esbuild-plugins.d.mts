@@ -2,3 +2,4 @@ import type { Plugin } from 'esbuild';
 
 export declare const zodEnglishOnly: Plugin;
 export declare const commanderLazyChildProcess: Plugin;
+export declare function ownChunk(root: string, shared: readonly string[]): Plugin;

@@ -48,7 +48,7 @@ export async function localRunCommand(o: LocalRunOptions) {
   //    row (not a store key). Bad input is refused here, before anything is stored.
   const file = (name: string) => join(o.example, name);
   const given = (name: string) => (existsSync(file(name)) ? [file(name)] : undefined);
-  const [portDocs, nodeDocs, introDocs] = await Promise.all([readDocuments(given('ports.json')), readDocuments(given('nodes.json')), readDocuments(given('introspection.json'))]);
+  const [portDocs, nodeDocs, introDocs] = [readDocuments(given('ports.json')), readDocuments(given('nodes.json')), readDocuments(given('introspection.json'))];
   if (!portDocs) throw new InputError(file('ports.json'), 'missing', 'the example has no Ironic port list');
   policyFromExport(
     { ports: parsePorts(portDocs), ...(nodeDocs ? { nodes: parseNodes(nodeDocs) } : {}), ...(introDocs ? { introspections: parseIntrospections(introDocs) } : {}) },

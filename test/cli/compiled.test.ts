@@ -72,6 +72,26 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     }
   });
 
+  it('compute is one module beyond what the entry loads (scripts/esbuild-plugins.mjs ownChunk), with the error classes the entry maps to exit statuses shared', () => {
+    const chunks = join(copy, 'dist', 'cli', 'chunks');
+    const compute = join(chunks, readdirSync(chunks).find((f) => f.startsWith('compute-'))!);
+    const closure = (file: string) => {
+      const seen = new Set<string>();
+      const visit = (f: string) => {
+        if (seen.has(f)) return;
+        seen.add(f);
+        for (const m of readFileSync(f, 'utf8').matchAll(/^import [^;]*? from "(\.\/[^"]+)";?$|^} from "(\.\/[^"]+)";$|^import "(\.\/[^"]+)";$/gm)) visit(join(f, '..', m[1] ?? m[2] ?? m[3]!));
+      };
+      visit(file);
+      return seen;
+    };
+    const entryFiles = closure(join(copy, 'dist', 'cli', 'pxe-filter.mjs'));
+    expect([...closure(compute)].filter((f) => !entryFiles.has(f))).toEqual([compute]);
+    const text = readFileSync(compute, 'utf8');
+    expect(text).toContain('// core/policy.ts');
+    expect(text).not.toContain('// core/errors.ts');
+  });
+
   it('agent once loads the store, the logger, the lock-file library and zod only when it reads a store (--config)', () => {
     const chunks = join(copy, 'dist', 'cli', 'chunks');
     const once = readdirSync(chunks).filter((f) => f.startsWith('agent-once-'));

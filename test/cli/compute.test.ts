@@ -70,6 +70,34 @@ describe('compute: bad input → exit 2, one line, nothing written', () => {
     await refused(['--site', 'dc1', '--ports', p('nope.json'), '--introspection', site.intro], 2, [p('nope.json'), 'cannot read file', 'ENOENT']);
   });
 
+  it('several bad files: every file is read before any is checked, in the order ports, nodes, introspection', async () => {
+    const badMac = p('order-bad-mac.json');
+    writeFileSync(badMac, JSON.stringify({ ports: [{ address: '52:54:00:zz:00:01', node_uuid: 'n1' }] }));
+    const badNodes = p('order-bad-nodes.json');
+    writeFileSync(badNodes, JSON.stringify({ nodes: [{ uuid: 'n1' }] }));
+    const invalid = p('order-invalid.json');
+    writeFileSync(invalid, '{"nodes": [');
+    // A file that cannot be read or parsed is reported before a bad row of an earlier list…
+    await refused(['--site', 'dc1', '--ports', badMac, '--nodes', p('nope.json')], 2, [p('nope.json'), 'cannot read file']);
+    await refused(['--site', 'dc1', '--ports', badMac, '--nodes', invalid], 2, [invalid, 'not valid JSON']);
+    // …and among lists that all read, the ports are checked first, then the nodes, by the schemas' wording.
+    await refused(['--site', 'dc1', '--ports', badMac, '--nodes', badNodes], 2, [`${badMac}.ports[0].address`]);
+    await refused(['--site', 'dc1', '--ports', site.ports, '--nodes', badNodes], 2, [`${badNodes}.nodes[0]`]);
+  });
+
+  it('an unsigned compute removes a signature left beside --out; a directory there is refused as rm refuses it (exit 1)', async () => {
+    const out = p('unsigned.json');
+    writeFileSync(`${out}.sig`, '{"left":"from an earlier signed run"}');
+    expect((await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', out])).code).toBe(0);
+    expect(existsSync(`${out}.sig`)).toBe(false);
+    expect((await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', out])).code).toBe(0); // none to remove
+    const dirOut = p('sig-is-dir.json');
+    mkdirSync(`${dirOut}.sig`);
+    const r = await runCli(['compute', '--site', 'dc1', '--ports', site.ports, '--introspection', site.intro, '--out', dirOut]);
+    expect(r.code).toBe(1);
+    expect(stderrLines(r)).toEqual([`pxe-filter: Path is a directory: rm returned EISDIR (is a directory) ${dirOut}.sig`]);
+  });
+
   it('wrong schema: a node list given as --ports', async () => {
     const bad = p('nodes-as-ports.json');
     writeFileSync(bad, JSON.stringify({ nodes: [] }));

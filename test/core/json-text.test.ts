@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeJsonBytes, findJsonSyntaxError, firstInvalidUtf8Offset, parseJsonText } from '../../core/json-text.ts';
+import { decodeJsonBytes, decodeUtf8Strict, findJsonSyntaxError, firstInvalidUtf8Offset, parseJsonText } from '../../core/json-text.ts';
 
 const SEED = 20261202;
 
@@ -24,6 +24,32 @@ describe('strict JSON reader', () => {
     for (const bad of [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe0, 0x80, 0x80], [0xff]]) {
       expect(firstInvalidUtf8Offset(new Uint8Array([0x41, ...bad]))).toBe(1);
     }
+  });
+
+  it('property: decodeUtf8Strict gives exactly what a fatal TextDecoder gives (ASCII, UTF-8 with or without a BOM), and refuses what it refuses', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const ascii = fc.uint8Array({ max: 0x7f, maxLength: 64 });
+    const utf8 = fc.string({ unit: 'binary', maxLength: 32 }).map((s) => new TextEncoder().encode(s));
+    const withBom = utf8.map((b) => new Uint8Array([0xef, 0xbb, 0xbf, ...b]));
+    fc.assert(
+      fc.property(fc.oneof(ascii, utf8, withBom, fc.uint8Array({ maxLength: 64 })), (bytes) => {
+        let expected: string | undefined;
+        try {
+          expected = fatal.decode(bytes);
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) expect(() => decodeUtf8Strict(bytes, 'x')).toThrow('x: not valid UTF-8');
+        else expect(decodeUtf8Strict(bytes, 'x')).toBe(expected);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+    // A long ASCII document (an external string in Node) and a view into a larger buffer read the same.
+    const doc = JSON.stringify({ ports: Array.from({ length: 40_000 }, (_, i) => ({ address: `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, i })) });
+    const inside = new Uint8Array(doc.length + 8);
+    inside.set(new TextEncoder().encode(doc), 4);
+    expect(decodeUtf8Strict(inside.subarray(4, 4 + doc.length), 'x')).toBe(doc);
+    expect(decodeJsonBytes(inside.subarray(4, 4 + doc.length), 'x')).toEqual(JSON.parse(doc));
   });
 
   it('property: the offset is where a fatal TextDecoder first fails (the prefix decodes, the prefix plus the rest does not)', () => {

@@ -113,4 +113,18 @@ describe('computePolicy', () => {
       { numRuns: 150 },
     );
   });
+
+  it('property: a port is inspected exactly when its node is in the set, whatever the node strings (the tail filter only rules out non-members)', () => {
+    // Node names from a tiny alphabet, short and long, so that non-members often share a member's last four characters.
+    const nodeArb = fc.oneof(fc.string({ unit: fc.constantFrom('a', 'b', 'é', '\u{1f600}'), maxLength: 7 }), fc.constantFrom('', 'x', '00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-100000000001'));
+    fc.assert(
+      fc.property(fc.array(fc.record({ mac: fc.integer({ min: 1, max: 60 }), node: fc.option(nodeArb, { nil: null }) }), { maxLength: 40 }), fc.array(nodeArb, { maxLength: 6 }), (rows, active) => {
+        const ports = rows.map((r) => ({ mac: m(r.mac * 2), nodeUuid: r.node }));
+        const on = new Set(active);
+        const { policy } = computePolicy({ ports, source: inspector([...on]), discovery: false, denyUnknownMacs: false });
+        expect(policy.allow).toEqual([...new Set(ports.filter((p) => p.nodeUuid !== null && on.has(p.nodeUuid)).map((p) => p.mac))].sort());
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
