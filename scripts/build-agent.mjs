@@ -26,8 +26,13 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  // `compute` runs on 100k-port exports where every ms of start-up shows: its code is one chunk.
-  plugins: [zodEnglishOnly, commanderLazyChildProcess, ownChunk(resolve('cli/commands/compute.ts'), [resolve('core/errors.ts')])],
+  // `compute` and `agent once` are short processes where every ms of start-up shows: each one's code is one chunk.
+  plugins: [
+    zodEnglishOnly,
+    commanderLazyChildProcess,
+    ownChunk(resolve('cli/commands/compute.ts'), [resolve('core/errors.ts')]),
+    ownChunk(resolve('cli/commands/agent-once.ts'), [resolve('core/errors.ts')]),
+  ],
   // CommonJS dependencies (pino, commander) call require(); give each ES module one.
   banner: { js: "import { createRequire as __pxeCreateRequire } from 'node:module'; const require = __pxeCreateRequire(import.meta.url);" },
 });

@@ -1,6 +1,6 @@
 // esbuild plugins shared by `npm run build` (scripts/build-agent.mjs) and the bench's bundles (bench/run.ts).
 import { readFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { basename, dirname, extname, join, sep } from 'node:path';
 
 /**
  * zod's namespace re-exports every locale (`z.locales`: ~370 KB of the agent bundle, more than the rest of zod),
@@ -53,25 +53,26 @@ export const commanderLazyChildProcess = {
  * costs a recomputation, never a different answer.
  */
 export function ownChunk(root, shared) {
-  const SUFFIX = '?own-chunk';
+  // One suffix per command: two commands' copies of a module are two modules, each in its command's chunk.
+  const SUFFIX = `?own-chunk=${basename(root, extname(root))}`;
   const sharedPaths = new Set(shared);
   return {
     name: 'own-chunk',
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData?.resolving || args.kind !== 'import-statement') return undefined;
-        if (args.importer !== root && args.pluginData?.ownChunk !== true) return undefined;
+        if (args.importer !== root && args.pluginData?.ownChunk !== SUFFIX) return undefined; // another instance's copies are not this one's
         const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { resolving: true } });
         if (r.errors.length > 0) return { errors: r.errors };
         if (r.external || r.namespace !== 'file' || sharedPaths.has(r.path) || r.path.split(sep).includes('node_modules')) {
           return { path: r.path, external: r.external, namespace: r.namespace, sideEffects: r.sideEffects, suffix: r.suffix };
         }
-        return { path: r.path, suffix: SUFFIX, pluginData: { ownChunk: true } };
+        return { path: r.path, suffix: SUFFIX, pluginData: { ownChunk: SUFFIX } };
       });
       build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
         if (args.suffix !== SUFFIX) return undefined;
         const loader = args.path.endsWith('ts') ? 'ts' : 'js';
-        return { contents: await readFile(args.path, 'utf8'), loader, resolveDir: dirname(args.path), pluginData: { ownChunk: true } };
+        return { contents: await readFile(args.path, 'utf8'), loader, resolveDir: dirname(args.path), pluginData: { ownChunk: SUFFIX } };
       });
     },
   };

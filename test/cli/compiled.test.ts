@@ -72,9 +72,12 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
     }
   });
 
-  it('compute is one module beyond what the entry loads (scripts/esbuild-plugins.mjs ownChunk), with the error classes the entry maps to exit statuses shared', () => {
+  it.each([
+    ['compute', 'compute-', '// core/policy.ts'],
+    ['agent once', 'agent-once-', '// core/shard-fill.ts'],
+  ])('%s is one module beyond what the entry loads (scripts/esbuild-plugins.mjs ownChunk), with the error classes the entry maps to exit statuses shared', (_, prefix, own) => {
     const chunks = join(copy, 'dist', 'cli', 'chunks');
-    const compute = join(chunks, readdirSync(chunks).find((f) => f.startsWith('compute-'))!);
+    const command = join(chunks, readdirSync(chunks).find((f) => f.startsWith(prefix))!);
     const closure = (file: string) => {
       const seen = new Set<string>();
       const visit = (f: string) => {
@@ -86,9 +89,9 @@ describe('the compiled command line (cli/bin.js → dist/cli)', () => {
       return seen;
     };
     const entryFiles = closure(join(copy, 'dist', 'cli', 'pxe-filter.mjs'));
-    expect([...closure(compute)].filter((f) => !entryFiles.has(f))).toEqual([compute]);
-    const text = readFileSync(compute, 'utf8');
-    expect(text).toContain('// core/policy.ts');
+    expect([...closure(command)].filter((f) => !entryFiles.has(f))).toEqual([command]);
+    const text = readFileSync(command, 'utf8');
+    expect(text).toContain(own);
     expect(text).not.toContain('// core/errors.ts');
   });
 
