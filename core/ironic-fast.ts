@@ -9,7 +9,7 @@
  */
 import type { ExportDocument, Node, Port } from './ironic-exports.ts';
 import { type Mac, tryParseMac } from './mac.ts';
-import { HEX_DIGIT } from './mac-sort.ts';
+import { readMacKey } from './mac-sort.ts';
 import { recordPortMacKeys } from './port-inventory.ts';
 
 const okNullableId = (v: unknown) => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 255);
@@ -65,32 +65,14 @@ function fastPorts(rows: readonly unknown[], macKey: string, nodeKey: string): P
     const address = (row as Record<string, unknown>)[macKey];
     const node = (row as Record<string, unknown>)[nodeKey];
     if (typeof address !== 'string' || !okNullableId(node)) return undefined;
-    // Canonical as Ironic gives it (isCanonicalMac, read digit by digit): the string itself; else tryParseMac's.
+    // Canonical as Ironic gives it: the string itself; else tryParseMac's. Either way its value is read here.
     let mac = address;
-    let h = -1;
-    let l = 0;
-    if (mac.length === 17) {
-      h = 0;
-      for (let at = 0; at < 17; at += 3) {
-        const a = HEX_DIGIT[mac.charCodeAt(at)] ?? -1;
-        const b = HEX_DIGIT[mac.charCodeAt(at + 1)] ?? -1;
-        if (a < 0 || b < 0 || (at < 15 && mac.charCodeAt(at + 2) !== 0x3a)) {
-          h = -1;
-          break;
-        }
-        if (at < 9) h = (h << 8) | (a << 4) | b;
-        else l = (l << 8) | (a << 4) | b;
-      }
-    }
-    if (h < 0) {
+    if (!readMacKey(mac, hi, lo, i)) {
       const parsed = tryParseMac(address);
       if (!parsed) return undefined;
       mac = parsed;
-      h = parseInt(mac.slice(0, 8).replaceAll(':', ''), 16);
-      l = parseInt(mac.slice(9).replaceAll(':', ''), 16);
+      readMacKey(mac, hi, lo, i);
     }
-    hi[i] = h;
-    lo[i] = l;
     out[i] = { mac: mac as Mac, nodeUuid: node as string | null };
   }
   recordPortMacKeys(out, { hi, lo });

@@ -15,37 +15,44 @@ const DIGIT_BITS = 12;
 const DIGITS = 1 << DIGIT_BITS;
 const DIGIT_MASK = DIGITS - 1;
 
-/** Hex digit value of a lower-case hex character code, -1 for anything else (upper case included: not canonical). */
-const HEX = new Int8Array(128).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) HEX[0x61 + c] = 10 + c;
+/**
+ * Hex digit value of a lower-case hex character code or byte, -1 for anything else (upper case included: not
+ * canonical). A code unit past 255 reads undefined: callers reading strings take `?? -1`.
+ */
+export const HEX_DIGIT: Readonly<Int8Array> = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) (HEX_DIGIT as Int8Array)[0x30 + c] = c;
+for (let c = 0; c < 6; c++) (HEX_DIGIT as Int8Array)[0x61 + c] = 10 + c;
 
 const COLON = 0x3a;
 
 /**
- * The 48-bit value of each MAC as two 24-bit halves, or undefined when one of them is not canonical
- * (`aa:bb:cc:dd:ee:ff`, lower case): the same test as isCanonicalMac, done while reading the digits.
+ * Read a canonical MAC (`aa:bb:cc:dd:ee:ff`, lower case: the same test as isCanonicalMac, done while reading the
+ * digits) into `hi[i]` and `lo[i]`, its 48-bit value as two 24-bit halves. False, writing nothing, for anything else.
  */
+export function readMacKey(s: string, hi: Uint32Array, lo: Uint32Array, i: number): boolean {
+  if (s.length !== 17) return false;
+  let h = 0;
+  let l = 0;
+  for (let at = 0; at < 17; at += 3) {
+    const a = HEX_DIGIT[s.charCodeAt(at)] ?? -1;
+    const b = HEX_DIGIT[s.charCodeAt(at + 1)] ?? -1;
+    if (a < 0 || b < 0 || (at < 15 && s.charCodeAt(at + 2) !== COLON)) return false;
+    if (at < 9) h = (h << 8) | (a << 4) | b;
+    else l = (l << 8) | (a << 4) | b;
+  }
+  hi[i] = h;
+  lo[i] = l;
+  return true;
+}
+
+/** The 48-bit value of each MAC as two 24-bit halves, or undefined when one of them is not canonical. */
 function macKeys(list: readonly string[]): MacKeys | undefined {
   const n = list.length;
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const s = list[i]!;
-    if (typeof s !== 'string' || s.length !== 17) return undefined;
-    let h = 0;
-    let l = 0;
-    for (let octet = 0; octet < 6; octet++) {
-      const at = octet * 3;
-      if (octet > 0 && s.charCodeAt(at - 1) !== COLON) return undefined;
-      const a = HEX[s.charCodeAt(at)] ?? -1; // a code unit past 127 reads undefined: not hex
-      const b = HEX[s.charCodeAt(at + 1)] ?? -1;
-      if (a < 0 || b < 0) return undefined;
-      if (octet < 3) h = (h << 8) | (a << 4) | b;
-      else l = (l << 8) | (a << 4) | b;
-    }
-    hi[i] = h;
-    lo[i] = l;
+    if (typeof s !== 'string' || !readMacKey(s, hi, lo, i)) return undefined;
   }
   return { hi, lo };
 }
@@ -56,8 +63,6 @@ export interface MacKeys {
   lo: Uint32Array;
 }
 
-/** The HEX table above, for callers that read MACs' digits themselves (the ports' fast path). */
-export const HEX_DIGIT: Readonly<Int8Array> = HEX;
 
 /**
  * One stable counting pass: `from` reordered by the 12-bit digit of `key` at `shift`, into `to`, given that digit's

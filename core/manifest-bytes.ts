@@ -26,6 +26,7 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 import { MANIFEST_SCHEMA, freezeCanonical, recordChanges, sha256 } from './canonical-policy.ts';
 import { indexOfValue } from './sorted-values.ts';
+import { HEX_DIGIT } from './mac-sort.ts';
 import type { Mac } from './mac.ts';
 import type { Manifest } from './manifest.ts';
 import type { Policy, Verdict } from './policy.ts';
@@ -428,10 +429,6 @@ function entryValue(buf: Buffer, p: number): number {
   return hi * 0x1000000 + lo;
 }
 
-/** A byte's value as a lower-case hex digit, -1 for any other byte. */
-const HEX_DIGIT = new Int8Array(256).fill(-1);
-for (let d = 0; d < 10; d++) HEX_DIGIT[0x30 + d] = d;
-for (let d = 0; d < 6; d++) HEX_DIGIT[0x61 + d] = 10 + d;
 const COLON = 0x3a;
 
 /** None of `added` is in ascending `values`. */

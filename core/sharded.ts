@@ -19,7 +19,7 @@ import {
   revokes,
   wildcardText,
 } from './hostsdir.ts';
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 import { isCanonicalLists } from './canonical-policy.ts';
 import { type ShardFill, shardFill } from './shard-fill.ts';
 import { type Mac, macFromFileName, sortMacs } from './mac.ts';
@@ -198,12 +198,12 @@ function firstFill(plan: Plan, policy: Policy, fill: ShardFill, wildcard: string
 }
 
 /** A shard write whose content is `bytes` (ASCII): the writer takes the bytes; the text is made only if read. */
-function bytesWrite(name: string, bytes: Uint8Array): FileWrite {
+function bytesWrite(name: string, bytes: Buffer): FileWrite {
   let text: string | undefined;
   const write = {
     name,
     get content(): string {
-      return (text ??= Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+      return (text ??= bytes.toString('latin1'));
     },
     reason: 'shard' as const,
   };
